@@ -1,0 +1,364 @@
+"""Assembly sources, assembled with Keystone (Intel syntax). The only module importing it.
+
+Keystone's Intel dialect is GNU ``as`` with ``.intel_syntax noprefix``. A small preprocessor
+adds what people writing NASM-style sources expect, and works around Keystone's quirks:
+
+* ``;`` starts a comment (Keystone would take it as a statement separator);
+* ``%include "file"`` or ``.include "file"`` pastes a file, looked up next to the source,
+  then in ``include_dirs`` (the ZerOS syscall header lives there);
+* ``section .text`` / ``.data`` / ``.rodata`` / ``.bss`` (also ``.text``, ``.data``...):
+  text and rodata go to a read-only executable segment, data and bss to a writable one on
+  the next page;
+* ``NAME equ VALUE``, ``db``/``dw``/``dd`` (strings in quotes allowed), ``resb``/``resw``/
+  ``resd``; ``global``/``extern`` lines are ignored;
+* NASM's ``dword [x]`` becomes ``dword ptr [x]`` (Keystone silently emits nothing for it);
+* ``push label`` is emitted as ``push imm32`` by hand (Keystone fails with "invalid fixup").
+
+The entry point is ``_start`` when defined, else the first byte of text. Errors become
+:class:`AssemblyError` with the file and line of the source, and Keystone's message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+import sys
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import AssemblyError
+from .image import Image, Segment
+from .mmu import PAGE_SIZE
+
+DEFAULT_BASE = 0x08048000
+_MAX_INCLUDE_DEPTH = 16
+_SECTIONS = {".text": "text", ".rodata": "text", ".data": "data", ".bss": "data"}
+_SECTION_RE = re.compile(r"^\s*(?:(?:section|segment|\.section)\s+)?(\.text|\.data|\.rodata|"
+                         r"\.bss)\b\s*(?:,.*)?$", re.I)
+_SECTION_WORD_RE = re.compile(r"^\s*(section|segment|\.section)\s+(\S+)", re.I)
+_INCLUDE_RE = re.compile(r"""^\s*(?:%include|\.include)\s+["<]([^">]+)[">]\s*$""", re.I)
+_IGNORED_RE = re.compile(r"^\s*(global|\.globl|\.global|extern|\.extern|bits\s+32|"
+                         r"\.intel_syntax(\s+noprefix)?)\b.*$", re.I)
+_EQU_RE = re.compile(r"^\s*([A-Za-z_.$][\w.$]*)\s+equ\s+(.+)$", re.I)
+_DATA_RE = re.compile(r"^(\s*(?:[A-Za-z_.$][\w.$]*:)?\s*)(db|dw|dd|resb|resw|resd)\s+(.*)$",
+                      re.I)
+_PUSH_RE = re.compile(r"^(\s*(?:[A-Za-z_.$][\w.$]*:)?\s*)push\s+(?:dword\s+)?(?:offset\s+)?"
+                      r"([A-Za-z_.$][\w.$]*)\s*$", re.I)
+_SIZE_RE = re.compile(r"\b(byte|word|dword|qword)\s+(?!ptr\b)(?=\[)", re.I)
+_START_RE = re.compile(r"^\s*_start\s*:", re.M)
+_REGISTERS = {"eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp", "ax", "bx", "cx", "dx",
+              "si", "di", "bp", "sp", "al", "ah", "bl", "bh", "cl", "ch", "dl", "dh",
+              "cs", "ds", "es", "fs", "gs", "ss"}
+
+
+@dataclass(frozen=True)
+class _Line:
+    text: str
+    path: str | None
+    number: int | None
+    original: str | None
+
+
+def strip_comment(line: str) -> str:
+    """Cut a ``;`` comment, leaving ``;`` inside quotes alone."""
+    quote = None
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == "\\":
+                continue
+            if ch == quote:
+                quote = None
+        elif ch in "'\"`":
+            quote = ch
+        elif ch == ";":
+            return line[:i]
+    return line
+
+
+def _split_items(text: str) -> list[str]:
+    items, current, quote = [], "", None
+    for ch in text:
+        if quote:
+            current += ch
+            if ch == quote:
+                quote = None
+        elif ch in "'\"`":
+            quote = ch
+            current += ch
+        elif ch == ",":
+            items.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    if current.strip():
+        items.append(current.strip())
+    return items
+
+
+def _gas_string(body: str) -> str:
+    out = []
+    for ch in body:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif 32 <= ord(ch) < 127:
+            out.append(ch)
+        else:
+            out.append(f"\\{ord(ch):03o}")
+    return '"' + "".join(out) + '"'
+
+
+def _data_directive(prefix: str, word: str, args: str) -> list[str]:
+    word = word.lower()
+    if word.startswith("res"):
+        unit = {"resb": 1, "resw": 2, "resd": 4}[word]
+        return [f"{prefix}.space ({args.strip()}) * {unit}"]
+    directive = {"db": ".byte", "dw": ".short", "dd": ".long"}[word]
+    lines, first = [], True
+    for item in _split_items(args):
+        lead = prefix if first else ""
+        first = False
+        if len(item) >= 2 and item[0] in "'\"`" and item[-1] == item[0]:
+            body = item[1:-1]
+            if item[0] == '"':  # keep C escapes of double-quoted strings
+                lines.append(f'{lead}.ascii "{body}"')
+            else:
+                lines.append(f"{lead}.ascii {_gas_string(body)}")
+        else:
+            lines.append(f"{lead}{directive} {item}")
+    return lines or [prefix]
+
+
+def _rewrite(line: str) -> list[str]:
+    """One source line (comment already stripped) as Keystone lines."""
+    m = _EQU_RE.match(line)
+    if m:
+        value = re.sub(r"(?<![\w.$])\$(?![\w.$])", ".", m.group(2).strip())  # NASM's $ is GAS's .
+        return [f"{m.group(1)} = {value}"]
+    m = _DATA_RE.match(line)
+    if m:
+        return _data_directive(m.group(1), m.group(2), m.group(3))
+    m = _PUSH_RE.match(line)
+    if m and m.group(2).lower() not in _REGISTERS:
+        return [f"{m.group(1)}.byte 0x68", f".long {m.group(2)}"]
+    return [_SIZE_RE.sub(r"\1 ptr ", line)]  # NASM's "dword [x]" is "dword ptr [x]" here
+
+
+def _read_source(path: Path, include_dirs: tuple[Path, ...], depth: int,
+                 origin: str | None = None) -> list[_Line]:
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise AssemblyError(f"cannot read {path}: {error.strerror or error}", origin) from None
+    return _lines_of(text, str(path), path.parent, include_dirs, depth)
+
+
+def _lines_of(text: str, path: str | None, folder: Path | None,
+              include_dirs: tuple[Path, ...], depth: int) -> list[_Line]:
+    out: list[_Line] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        m = _INCLUDE_RE.match(strip_comment(raw))
+        if m:
+            if depth >= _MAX_INCLUDE_DEPTH:
+                raise AssemblyError("includes nested too deep (a cycle?)", path, number, raw)
+            name = m.group(1)
+            for candidate_dir in ((folder,) if folder else ()) + include_dirs:
+                candidate = candidate_dir / name
+                if candidate.is_file():
+                    out += _read_source(candidate, include_dirs, depth + 1, path)
+                    break
+            else:
+                raise AssemblyError(f"include file {name!r} not found", path, number, raw)
+            continue
+        out.append(_Line(raw, path, number, raw))
+    return out
+
+
+def preprocess(lines: list[_Line]) -> tuple[list[_Line], list[_Line]]:
+    """Split into (text, data) Keystone lines, each remembering its source line."""
+    buckets: dict[str, list[_Line]] = {"text": [], "data": []}
+    current = "text"
+    for line in lines:
+        code = strip_comment(line.text).rstrip()
+        if not code.strip() or _IGNORED_RE.match(code):
+            continue
+        m = _SECTION_RE.match(code)
+        if m:
+            current = _SECTIONS[m.group(1).lower()]
+            continue
+        m = _SECTION_WORD_RE.match(code)
+        if m:
+            raise AssemblyError(f"unsupported section directive {code.strip()!r} (sections are "
+                                f".text, .rodata, .data and .bss)", line.path, line.number,
+                                line.original)
+        for piece in _rewrite(code):
+            buckets[current].append(_Line(piece, line.path, line.number, line.original))
+    return buckets["text"], buckets["data"]
+
+
+@lru_cache(maxsize=1)
+def _keystone():
+    from keystone import KS_ARCH_X86, KS_MODE_32, Ks
+
+    return Ks(KS_ARCH_X86, KS_MODE_32)
+
+
+@contextmanager
+def _captured_stderr():
+    """Keystone (LLVM) prints some diagnostics on file descriptor 2: keep them for the
+    error message instead of letting them reach the user's terminal."""
+    box = {"text": ""}
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield box
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            box["text"] = tmp.read().decode(errors="replace")
+
+
+class _Silent(Exception):
+    """Keystone returned no bytes and no error."""
+
+    def __str__(self) -> str:
+        return "the assembler produced no output for this line"
+
+
+def _ks_asm(source: str, base: int, resolver=None) -> tuple[bytes, str]:
+    """Assemble; return (bytes, diagnostics) or raise KsError (with .diagnostics)."""
+    from keystone import KS_ARCH_X86, KS_MODE_32, Ks, KsError
+
+    ks = _keystone()
+    if resolver is not None:
+        ks = Ks(KS_ARCH_X86, KS_MODE_32)
+        ks.sym_resolver = resolver
+    with _captured_stderr() as box:
+        try:
+            encoding, _count = ks.asm(source, base)
+        except KsError as error:
+            failure = error
+        else:
+            failure = None
+    if failure is not None:
+        failure.diagnostics = box["text"]
+        raise failure
+    return bytes(encoding or b""), box["text"]
+
+
+def _ks_message(error) -> str:
+    diagnostics = [line.split("error:", 1)[1].strip()
+                   for line in getattr(error, "diagnostics", "").splitlines() if "error:" in line]
+    if diagnostics:
+        return diagnostics[0]
+    text = str(error)
+    return re.sub(r"\s*\(KS_ERR_\w+\)", "", text).strip().lower() or "assembly failed"
+
+
+def _emits(lines: list[_Line]) -> bool:
+    """Whether these lines should produce bytes (anything but labels and assignments)."""
+    return any(not re.match(r"^\s*([\w.$]+:\s*)*$|^\s*[\w.$]+\s*=", line.text)
+               for line in lines)
+
+
+def _locate(lines: list[_Line], base: int, error) -> AssemblyError:
+    """Turn a Keystone failure on the whole source into an error naming the source line."""
+    from keystone import KsError
+
+    asked: list[str] = []
+
+    def any_symbol(name, value):
+        asked.append(name.decode(errors="replace"))
+        value[0] = base
+        return True
+
+    def fails(count: int) -> bool:
+        source = "\n".join(line.text for line in lines[:count])
+        try:
+            blob, _ = _ks_asm(source, base, any_symbol)
+        except KsError:
+            return True
+        return not blob and _emits(lines[:count])
+
+    if not fails(len(lines)):
+        if asked:  # it only failed for want of these symbols
+            name = asked[0]
+            pattern = re.compile(rf"(?<![\w.$]){re.escape(name)}(?![\w.$])")
+            for line in lines:
+                if pattern.search(line.text):
+                    return AssemblyError(f"undefined symbol {name!r}", line.path, line.number,
+                                         line.original)
+            return AssemblyError(f"undefined symbol {name!r}")
+        return AssemblyError(_ks_message(error))
+    low, high = 1, len(lines)  # smallest prefix that fails
+    while low < high:
+        mid = (low + high) // 2
+        if fails(mid):
+            high = mid
+        else:
+            low = mid + 1
+    bad = lines[low - 1]
+    try:
+        _ks_asm("\n".join(line.text for line in lines[:low]), base, any_symbol)
+        message = _ks_message(error) if isinstance(error, KsError) else str(error)
+    except KsError as again:
+        message = _ks_message(again)
+    return AssemblyError(message, bad.path, bad.number, bad.original)
+
+
+def assemble(source: str, base: int = DEFAULT_BASE, path: str | None = None,
+             include_dirs=()) -> Image:
+    """Assemble ``source`` (text) into an Image with text at ``base`` and data after it."""
+    from keystone import KsError
+
+    dirs = tuple(Path(d) for d in include_dirs)
+    folder = Path(path).parent if path else None
+    text, data = preprocess(_lines_of(source, path, folder, dirs, 0))
+    if not text and not data:
+        raise AssemblyError("no instructions", path)
+    entry = "_start" if _START_RE.search("\n".join(l.text for l in text + data)) else \
+        "__zeros_text"
+    glue = [_Line(t, None, None, None) for t in ("__zeros_text:",)]
+    tail = [_Line(t, None, None, None) for t in (
+        "__zeros_text_end:", ".align 4096", "__zeros_data:")]
+    trailer = [_Line(t, None, None, None) for t in (
+        "__zeros_data_end:", ".long __zeros_text_end", ".long __zeros_data",
+        ".long __zeros_data_end", f".long {entry}")]
+    lines = glue + text + tail + data + trailer
+    try:
+        blob, _ = _ks_asm("\n".join(line.text for line in lines), base)
+        if len(blob) < 16:  # Keystone gave up without saying why
+            raise _Silent()
+    except (KsError, _Silent) as error:
+        located = _locate(lines, base, error)
+        raise AssemblyError(located.reason, located.path or path, located.line,
+                            located.text) from None
+    text_end, data_start, data_end, entry_va = struct.unpack_from("<4I", blob, len(blob) - 16)
+    segments = [Segment(base, blob[:text_end - base], text_end - base, read=True,
+                        execute=True, name="text")]
+    if data_end > data_start:
+        segments.append(Segment(data_start, blob[data_start - base:data_end - base],
+                                data_end - data_start, read=True, write=True, name="data"))
+    if text_end == base:
+        segments.pop(0)
+    if data_start % PAGE_SIZE:
+        raise AssemblyError("internal: data did not start on a page boundary", path)
+    return Image(entry_va, tuple(segments), "asm", path or "<source>")
+
+
+def assemble_file(path: str | os.PathLike, base: int = DEFAULT_BASE, include_dirs=()) -> Image:
+    p = Path(path)
+    try:
+        source = p.read_text()
+    except FileNotFoundError:
+        raise AssemblyError("no such file", str(p)) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise AssemblyError(f"cannot read: {getattr(error, 'strerror', None) or error}",
+                            str(p)) from None
+    return assemble(source, base, str(p), include_dirs)

@@ -1,0 +1,38 @@
+"""What a loader maps: an entry point and segments with their protections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Segment:
+    va: int  # first byte (need not be page aligned for ELF segments)
+    data: bytes  # initialised bytes; the rest up to memsz is zero (bss)
+    memsz: int
+    read: bool = True
+    write: bool = False
+    execute: bool = False
+    name: str = ""
+
+    @property
+    def end(self) -> int:
+        return self.va + self.memsz
+
+    @property
+    def perms(self) -> str:
+        return ("r" if self.read else "-") + ("w" if self.write else "-") + \
+            ("x" if self.execute else "-")
+
+
+@dataclass(frozen=True)
+class Image:
+    entry: int
+    segments: tuple[Segment, ...]
+    kind: str  # "elf" or "asm"
+    source: str = "<bytes>"
+
+    @property
+    def end(self) -> int:
+        """First byte after the highest segment (the program break starts above it)."""
+        return max((s.end for s in self.segments), default=self.entry)

@@ -1,0 +1,70 @@
+"""Host access to guest virtual memory, always through the reference walk.
+
+There is no shadow copy: each page of the range is translated with :func:`emu.walk.walk`
+over physical RAM and read or written in place, so the host sees exactly the bytes the
+guest sees at the same virtual address. A fault raises :class:`TranslationError`.
+
+Reads have no side effects (a debugger's view). Writes behave like a kernel's
+``copy_to_user``: the entries get the Accessed and Dirty bits the CPU would set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .errors import TranslationError
+from .mmu import PAGE_MASK, PAGE_SIZE
+from .ram import PhysicalMemory
+from .walk import Access, Walk, accessed_dirty_updates, walk
+
+
+def _chunks(va: int, n: int):
+    """(va, length) pieces of [va, va+n) that do not cross a 4 KiB page."""
+    end = va + n
+    while va < end:
+        step = min(PAGE_SIZE - (va & PAGE_MASK), end - va)
+        yield va, step
+        va += step
+
+
+def translate(ram: PhysicalMemory, cr3: int, va: int, access: Access | str = Access.READ,
+              user: bool = True, wp: bool = True) -> Walk:
+    return walk(ram.read_u32, cr3, va, access, user=user, wp=wp)
+
+
+def read_virt(ram: PhysicalMemory, cr3: int, va: int, n: int, user: bool = True) -> bytes:
+    if n < 0 or va < 0 or va + n > 1 << 32:
+        raise ValueError(f"read_virt: range {va:#x}+{n:#x} is outside the 32-bit address space")
+    out = bytearray()
+    for chunk_va, size in _chunks(va, n):
+        w = walk(ram.read_u32, cr3, chunk_va, Access.READ, user=user)
+        if w.fault:
+            raise TranslationError(w)
+        out += ram.read(w.pa, size)
+    return bytes(out)
+
+
+def write_virt(ram: PhysicalMemory, cr3: int, va: int, data: bytes, user: bool = True,
+               force: bool = False) -> None:
+    """Write ``data`` at ``va``. ``force`` writes read-only pages too (as a debugger does);
+    presence and the U/S bit are still checked. Nothing is written unless every page of the
+    range translates."""
+    data = bytes(data)
+    if va < 0 or va + len(data) > 1 << 32:
+        raise ValueError(f"write_virt: range {va:#x}+{len(data):#x} is outside the 32-bit "
+                         f"address space")
+    access = Access.READ if force else Access.WRITE
+    plan = []
+    for chunk_va, size in _chunks(va, len(data)):
+        w = walk(ram.read_u32, cr3, chunk_va, access, user=user)
+        if w.fault:
+            raise TranslationError(w)
+        plan.append((w, size))
+    offset = 0
+    for w, size in plan:
+        ram.write(w.pa, data[offset:offset + size])
+        offset += size
+        # a forced write still dirties the page: mark it as the CPU marks a write
+        done = w if w.access is Access.WRITE else replace(w, access=Access.WRITE)
+        for entry_pa, value in accessed_dirty_updates(done):
+            ram.write_u32(entry_pa, value)

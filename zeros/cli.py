@@ -1,0 +1,132 @@
+"""The ``zeros`` command line.
+
+``zeros run PROGRAM [PROGRAM ...]`` runs each program as its own process and forwards what
+the guests write (each line prefixed by ``[pid]`` when several run). With one program the
+exit status is the guest's (128 + signal when it was killed: 139 for a fault, as a shell
+reports SIGSEGV). Bad input gets one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+from .errors import ZerosError
+
+EXIT_USAGE = 2
+
+
+class _Forwarder:
+    """Writes guest output as it arrives; with several processes, line by line with a pid
+    prefix so that lines of different processes never mix."""
+
+    def __init__(self, prefix: bool):
+        self.prefix = prefix
+        self.partial: dict[tuple[int, int], bytes] = {}
+
+    def __call__(self, proc, fd: int, data: bytes) -> None:
+        stream = sys.stdout.buffer if fd == 1 else sys.stderr.buffer
+        if not self.prefix:
+            stream.write(data)
+            stream.flush()
+            return
+        key = (proc.pid, fd)
+        text = self.partial.pop(key, b"") + data
+        *lines, rest = text.split(b"\n")
+        for line in lines:
+            stream.write(b"[%d] %s\n" % (proc.pid, line))
+        if rest:
+            self.partial[key] = rest
+        stream.flush()
+
+    def flush(self) -> None:
+        for (pid, fd), rest in self.partial.items():
+            stream = sys.stdout.buffer if fd == 1 else sys.stderr.buffer
+            stream.write(b"[%d] %s\n" % (pid, rest))
+            stream.flush()
+        self.partial.clear()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zeros", description="ZerOS paging emulator")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log more (-v: info, -vv: debug)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run programs (assembly sources or static i386 ELF "
+                                     "files), each as its own process")
+    run.add_argument("programs", nargs="+", metavar="PROGRAM")
+    run.add_argument("--ram", default="128M", help="physical RAM size (default 128M)")
+    run.add_argument("--timeout", type=float, default=30.0,
+                     help="wall-time budget in seconds, 0 for none (default 30)")
+    run.add_argument("--max-instructions", type=int, default=None, metavar="N",
+                     help="instruction budget (counts with a hook: about 10x slower)")
+    run.add_argument("--json", action="store_true",
+                     help="print the results as JSON instead of forwarding guest output")
+    return parser
+
+
+def _exit_status(results) -> int:
+    codes = [r.exit_code if r.exit_code is not None else 1 for r in results.values()]
+    if len(codes) == 1:
+        return codes[0]
+    return next((c for c in codes if c), 0)
+
+
+def cmd_run(args) -> int:
+    from .machine import Machine
+
+    if args.timeout < 0:
+        raise ValueError("--timeout must be 0 (no limit) or more")
+    if args.max_instructions is not None and args.max_instructions <= 0:
+        raise ValueError("--max-instructions must be positive")
+    machine = Machine(ram_size=args.ram)
+    try:
+        for path in args.programs:
+            machine.spawn(path)
+        forward = None
+        if not args.json:
+            forward = _Forwarder(prefix=len(args.programs) > 1)
+            machine.on_output = forward
+        results = machine.run(max_instructions=args.max_instructions,
+                              timeout=args.timeout or None)
+        if forward is not None:
+            forward.flush()
+            for result in results.values():
+                if result.fault is not None:
+                    print(result.fault.report, file=sys.stderr)
+                elif result.message:
+                    print(f"zeros: pid {result.pid} ({result.name}) {result.message}",
+                          file=sys.stderr)
+        else:
+            json.dump({"processes": [r.to_json() for r in results.values()]}, sys.stdout,
+                      indent=2)
+            print()
+        return _exit_status(results)
+    finally:
+        machine.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="zeros: %(message)s", stream=sys.stderr)
+    try:
+        return {"run": cmd_run}[args.command](args)
+    except (ZerosError, ValueError, OSError) as error:
+        print(f"zeros: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # a bug: one line, the traceback on request
+        if os.environ.get("ZEROS_DEBUG"):
+            raise
+        print(f"zeros: internal error: {type(error).__name__}: {error} "
+              f"(set ZEROS_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 70
+
+
+if __name__ == "__main__":
+    sys.exit(main())

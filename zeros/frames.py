@@ -1,0 +1,101 @@
+"""The physical frame allocator, with an owner recorded for every frame in use.
+
+Every frame is accounted for: page directories and page tables count like data pages, and
+``used + free == total`` always holds. Frame 0 is reserved and never handed out.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from emu.mmu import PAGE_SHIFT, PAGE_SIZE
+from emu.ram import PhysicalMemory
+
+from .errors import OutOfMemory
+
+KERNEL = -1  # owner id of frames that belong to no process
+
+
+@dataclass(slots=True)
+class Frame:
+    """What a frame in use holds."""
+
+    owner: int  # pid, or KERNEL
+    kind: str  # "pagedir", "pagetable", "page", "kernel", "gdt", "reserved"
+    label: str = ""  # the region for pages: "[stack]", "heap 1", "/path/prog"
+    refs: int = 1  # mappings of this frame (more than one for shared frames)
+    executable: bool = False  # mapped where code may run: its translations must be dropped
+
+
+class FrameAllocator:
+    def __init__(self, ram: PhysicalMemory):
+        self.ram = ram
+        self.total = ram.frames
+        self._frames: list[Frame | None] = [None] * self.total
+        self._free = list(range(self.total - 1, 0, -1))  # pop() hands out the lowest first
+        self._frames[0] = Frame(KERNEL, "reserved", "null frame")
+        self.code_dirty = False  # a frame that may hold translated code was freed or reused
+        self.on_exhausted = None  # callable() -> bool: try to free a frame (the page file)
+
+    @property
+    def free_count(self) -> int:
+        return len(self._free)
+
+    @property
+    def used_count(self) -> int:
+        return self.total - len(self._free)
+
+    def alloc(self, owner: int, kind: str, label: str = "", zero: bool = True,
+              executable: bool = False) -> int:
+        """A frame's physical address, zero-filled unless ``zero`` is False."""
+        if not self._free and not (self.on_exhausted and self.on_exhausted()):
+            raise OutOfMemory(f"out of physical memory: all {self.total} frames "
+                              f"({self.total * PAGE_SIZE >> 10} KiB) are in use")
+        number = self._free.pop()
+        self._frames[number] = Frame(owner, kind, label, 1, executable)
+        pa = number << PAGE_SHIFT
+        if zero:
+            self.ram.zero(pa)
+        return pa
+
+    def free(self, pa: int) -> None:
+        number = pa >> PAGE_SHIFT
+        frame = self._frames[number] if 0 <= number < self.total else None
+        if frame is None or frame.kind == "reserved":
+            raise ValueError(f"free: frame {pa:#010x} is not allocated")
+        if frame.executable:
+            self.code_dirty = True
+        self._frames[number] = None
+        self._free.append(number)
+
+    def share(self, pa: int) -> None:
+        """One more mapping of a frame in use."""
+        self._frames[pa >> PAGE_SHIFT].refs += 1
+
+    def release(self, pa: int) -> None:
+        """One mapping less; the frame is freed with the last one."""
+        frame = self._frames[pa >> PAGE_SHIFT]
+        frame.refs -= 1
+        if frame.refs <= 0:
+            self.free(pa)
+
+    def info(self, pa: int) -> Frame | None:
+        number = pa >> PAGE_SHIFT
+        return self._frames[number] if 0 <= number < self.total else None
+
+    def mark_executable(self, pa: int) -> None:
+        self._frames[pa >> PAGE_SHIFT].executable = True
+
+    def owned_by(self, owner: int) -> int:
+        return sum(1 for f in self._frames if f is not None and f.owner == owner)
+
+    def counts(self) -> Counter:
+        """Frames in use per (owner, kind)."""
+        return Counter((f.owner, f.kind) for f in self._frames if f is not None)
+
+    def used(self):
+        """(physical address, Frame) of every frame in use, in address order."""
+        for number, frame in enumerate(self._frames):
+            if frame is not None:
+                yield number << PAGE_SHIFT, frame

@@ -1,0 +1,87 @@
+"""Processes and what a run reports about them."""
+
+from __future__ import annotations
+
+import signal as _signal
+from dataclasses import dataclass, field
+
+from .addrspace import AddressSpace
+
+READY, EXITED, KILLED = "ready", "exited", "killed"
+
+
+@dataclass(frozen=True)
+class Fault:
+    """Why a process was killed by the CPU: the trap, and the report printed for it."""
+
+    vector: int
+    name: str  # "#PF page fault"
+    eip: int
+    cr2: int
+    error_code: int
+    signal: int
+    report: str
+    walk: object = None  # emu.walk.Walk of CR2 for page faults
+    description: str = ""  # "user write to a read-only page"
+
+    def __str__(self) -> str:
+        return self.report
+
+
+@dataclass(eq=False)
+class Process:
+    pid: int
+    name: str
+    path: str
+    space: AddressSpace
+    context: object = None  # the saved CPU state (a UcContext)
+    state: str = READY
+    exit_code: int | None = None
+    signal: int | None = None
+    message: str = ""  # why it stopped, when it did not exit by itself
+    fault: Fault | None = None
+    stdout: bytearray = field(default_factory=bytearray)
+    stderr: bytearray = field(default_factory=bytearray)
+    syscalls: int = 0
+    eip: int = 0
+
+    @property
+    def alive(self) -> bool:
+        return self.state == READY
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    """What ``Machine.run`` reports per pid. ``exit_code`` is what a shell's ``$?`` shows:
+    the status the guest passed to exit, or 128 + the signal that killed it."""
+
+    pid: int
+    name: str
+    state: str  # "exited", "killed" or "ready" (still runnable: the budget ran out)
+    exit_code: int | None
+    signal: int | None
+    stdout: bytes
+    stderr: bytes
+    fault: Fault | None
+    message: str
+    minor_faults: int
+    major_faults: int
+    syscalls: int
+
+    @property
+    def signal_name(self) -> str | None:
+        return _signal.Signals(self.signal).name if self.signal else None
+
+    def to_json(self) -> dict:
+        out = {"pid": self.pid, "name": self.name, "state": self.state,
+               "exit_code": self.exit_code, "signal": self.signal_name,
+               "stdout": self.stdout.decode(errors="replace"),
+               "stderr": self.stderr.decode(errors="replace"), "message": self.message,
+               "minor_faults": self.minor_faults, "major_faults": self.major_faults,
+               "syscalls": self.syscalls, "fault": None}
+        if self.fault:
+            f = self.fault
+            out["fault"] = {"vector": f.vector, "name": f.name, "eip": f.eip, "cr2": f.cr2,
+                            "error_code": f.error_code, "description": f.description,
+                            "report": f.report}
+        return out
