@@ -16,6 +16,11 @@ What it adds to Unicorn, and why (see docs/unicorn.md for the experiments):
   three faults in a row. A build where this does not hold is refused (UnicornBuildError).
 * Hooks are raw ctypes callbacks (the binding's wrapper costs twice the time of a syscall);
   an exception raised inside one stops emulation and is re-raised by :meth:`Cpu.run`.
+* Registers: a saved context is a copy of QEMU's ``CPUX86State``. When the start-up self-test
+  finds the live one (``emu.selftest.locate_state``) and verifies it by round trips, the
+  general registers, EIP, CR2 and the exception fields are read and written in place, with
+  no call into Unicorn (a syscall costs a third as much). Otherwise every access goes
+  through ``uc_reg_read``/``uc_reg_write`` and the remedy through a context save/restore.
 * Hardware TLB and translated-code caches are the caller's to flush: :meth:`flush_tlb` after
   downgrading an entry, :meth:`flush_code` after the host rewrote memory holding code.
 """
@@ -23,7 +28,6 @@ What it adds to Unicorn, and why (see docs/unicorn.md for the experiments):
 from __future__ import annotations
 
 import ctypes
-import enum
 import struct
 from dataclasses import dataclass
 from typing import Callable
@@ -42,11 +46,16 @@ from .mmu import PAGE_SIZE, Cr0, Cr4, Pte, pdx, ptx
 from .ram import PhysicalMemory
 
 SYSCALL_VECTOR = 0x80
-UNTIL = 0xFFFFFFFF  # emu_start's stop address: a supervisor page, unreachable from ring 3
+# emu_start's `until`. Not an arbitrary unreachable address: Unicorn 2.1.4 probes a non-zero
+# `until` with the current privilege, and when that probe faults it silently leaves
+# old_exception at 14, so the next real #PF arrives as #DF (docs/unicorn.md). 0 is not
+# probed, and ZerOS never maps page 0: a jump there faults on the fetch first.
+UNTIL = 0
 
 
-class Reg(enum.IntEnum):
-    """32-bit registers reachable through the fast path."""
+class Reg:
+    """Unicorn ids of the 32-bit registers. Plain ints: hashing an IntEnum member calls
+    Python code, which the syscall path cannot afford."""
 
     EAX = X.UC_X86_REG_EAX
     EBX = X.UC_X86_REG_EBX
@@ -64,7 +73,9 @@ class Reg(enum.IntEnum):
     CR4 = X.UC_X86_REG_CR4
 
 
-class Seg(enum.IntEnum):
+class Seg:
+    """Unicorn ids of the segment registers."""
+
     CS = X.UC_X86_REG_CS
     SS = X.UC_X86_REG_SS
     DS = X.UC_X86_REG_DS
@@ -73,6 +84,8 @@ class Seg(enum.IntEnum):
     GS = X.UC_X86_REG_GS
 
 
+REG_NAMES = {value: name.lower() for name, value in vars(Reg).items() if name.isupper()}
+SEG_NAMES = {value: name.lower() for name, value in vars(Seg).items() if name.isupper()}
 GENERAL_REGS = (Reg.EAX, Reg.EBX, Reg.ECX, Reg.EDX, Reg.ESI, Reg.EDI, Reg.EBP, Reg.ESP)
 SYSCALL_ARG_REGS = (Reg.EBX, Reg.ECX, Reg.EDX, Reg.ESI, Reg.EDI, Reg.EBP)
 
@@ -105,6 +118,65 @@ class Trap:
         return vector_name(self.vector)
 
 
+# Where QEMU keeps things in CPUX86State (x86_64 target: 8-byte registers), by index of
+# 8-byte words: regs[] in QEMU's order, then eip. The self-test checks every one of them.
+_GP_INDEX = {Reg.EAX: 0, Reg.ECX: 1, Reg.EDX: 2, Reg.EBX: 3, Reg.ESP: 4, Reg.EBP: 5,
+             Reg.ESI: 6, Reg.EDI: 7}
+EIP_INDEX = 16
+_STATE_INDEX = {**_GP_INDEX, Reg.EIP: EIP_INDEX}
+
+
+@dataclass(frozen=True)
+class StateLayout:
+    """Offsets into a context's copy of CPUX86State, found by the start-up self-test."""
+
+    header: int  # bytes of context header before the state
+    size: int  # bytes of state
+    old_exception: int  # 32-bit word indexes ...
+    error_code: int
+    is_int: int
+    cr2: int  # ... and the 64-bit word index of cr[2]
+
+
+class _RegisterCalls:
+    """Register access through Unicorn's C API, with the call arguments built once (it
+    halves the cost of ctypes calls)."""
+
+    def __init__(self, handle):
+        lib = ctypes.CDLL(uclib._name)
+        self._read, self._write = lib.uc_reg_read, lib.uc_reg_write
+        self._read_batch = lib.uc_reg_read_batch
+        self._handle = ctypes.c_void_p(handle.value)
+        self._value = ctypes.c_uint64()
+        self._ref = ctypes.byref(self._value)
+        self._ids = {r: ctypes.c_int(r) for r in REG_NAMES}
+        self._batch_ids = (ctypes.c_int32 * 6)(*SYSCALL_ARG_REGS)
+        self._batch_vals = (ctypes.c_uint64 * 6)()
+        self._batch_ptrs = (ctypes.c_void_p * 6)(
+            *[ctypes.addressof(self._batch_vals) + 8 * i for i in range(6)])
+
+    def _id(self, reg: int):
+        known = self._ids.get(reg)
+        return known if known is not None else ctypes.c_int(reg)
+
+    def read(self, reg: int) -> int:
+        self._value.value = 0
+        if self._read(self._handle, self._id(reg), self._ref):
+            raise CpuError(f"cannot read register {reg}")
+        return self._value.value & 0xFFFFFFFF
+
+    def write(self, reg: int, value: int) -> None:
+        self._value.value = value & 0xFFFFFFFF
+        if self._write(self._handle, self._id(reg), self._ref):
+            raise CpuError(f"cannot write register {reg}")
+
+    def syscall_args(self) -> tuple[int, int, int, int, int, int]:
+        for i in range(6):
+            self._batch_vals[i] = 0
+        self._read_batch(self._handle, self._batch_ids, self._batch_ptrs, 6)
+        return tuple(v & 0xFFFFFFFF for v in self._batch_vals)
+
+
 _INTR_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
 _INVALID_CB = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_void_p)
 _IN_CB = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
@@ -124,7 +196,8 @@ def unicorn_build() -> str:
 class Cpu:
     """One emulated x86-32 CPU over ``ram``; calibrated and self-tested on construction."""
 
-    def __init__(self, ram: PhysicalMemory, tcg_buffer_size: int = 32 << 20):
+    def __init__(self, ram: PhysicalMemory, tcg_buffer_size: int = 32 << 20,
+                 direct_state: bool = True):
         if ram.size < 1 << 20:
             raise CpuError(f"RAM of {ram.size} bytes is too small: at least 1 MiB is needed")
         self.ram = ram
@@ -132,17 +205,13 @@ class Cpu:
         self.uc.ctl_set_tcg_buffer_size(tcg_buffer_size)
         self.uc.mem_map_ptr(0, ram.size, UC_PROT_ALL, ram.address)
         self._h = self.uc._uch
-        self._val = ctypes.c_uint32()
-        self._ref = ctypes.byref(self._val)
-        self._ctx = self.uc.context_save()  # reused for every exception (remedy, error code)
-        self._ctx_words = (ctypes.c_int32 * (self._ctx.size // 4)).from_address(
-            ctypes.cast(self._ctx.context, ctypes.c_void_p).value)
-        self._old_exc = self._err = self._is_int = -1  # word indexes, found by calibration
-        self._locate_fields: Callable[[int], None] = self._uncalibrated
-        self._batch_ids = (ctypes.c_int32 * 6)(*SYSCALL_ARG_REGS)
-        self._batch_vals = (ctypes.c_uint32 * 6)()
-        self._batch_ptrs = (ctypes.c_void_p * 6)(
-            *[ctypes.addressof(self._batch_vals) + 4 * i for i in range(6)])
+        self.handle_address = self._h.value
+        self._ctx = self.uc.context_save()  # scratch context, reused
+        self._ctx_address = ctypes.cast(self._ctx.context, ctypes.c_void_p).value
+        self.layout: StateLayout | None = None  # found by the self-test
+        self._state32 = self._state64 = None  # views of the live CPU state, when found
+        self._ctx32 = None  # the same view over the scratch context
+        self._calls = _RegisterCalls(self._h)
         self.syscall_handler: Callable[[], None] = self._unhandled_syscall
         self.trap_handler: Callable[[Trap], None] = self._unhandled_trap
         self._stopping = False
@@ -150,32 +219,88 @@ class Cpu:
         self._hook_error: BaseException | None = None
         self._callbacks = []  # keep the ctypes callbacks alive
         self._install_hooks()
-        self.user_template = _calibrate(self)
+        from .selftest import calibrate
+
+        self.user_template, self.kernel_template = calibrate(self, direct_state)
 
     # -- registers ------------------------------------------------------------------------
 
     def reg(self, reg: int) -> int:
-        if uclib.uc_reg_read(self._h, reg, self._ref):
-            raise CpuError(f"cannot read register {reg}")
-        return self._val.value
+        state = self._state64
+        if state is not None:
+            index = _STATE_INDEX.get(reg)
+            if index is not None:
+                return state[index] & 0xFFFFFFFF
+        return self._calls.read(reg)
 
     def set_reg(self, reg: int, value: int) -> None:
-        self._val.value = value & 0xFFFFFFFF
-        if uclib.uc_reg_write(self._h, reg, self._ref):
-            raise CpuError(f"cannot write register {reg}")
+        state = self._state64
+        if state is not None and reg in _GP_INDEX:
+            state[_GP_INDEX[reg]] = value & 0xFFFFFFFF
+            return
+        self._calls.write(reg, value)
+
+    def syscall_number(self) -> int:
+        """EAX, on the syscall path."""
+        state = self._state64
+        if state is not None:
+            return state[0] & 0xFFFFFFFF
+        return self._calls.read(Reg.EAX)
+
+    def set_result(self, value: int) -> None:
+        """EAX, on the syscall path."""
+        state = self._state64
+        if state is not None:
+            state[0] = value & 0xFFFFFFFF
+        else:
+            self._calls.write(Reg.EAX, value)
 
     def syscall_args(self) -> tuple[int, int, int, int, int, int]:
-        """EBX, ECX, EDX, ESI, EDI, EBP in one call."""
-        uclib.uc_reg_read_batch(self._h, self._batch_ids, self._batch_ptrs, 6)
-        return tuple(self._batch_vals)
+        """EBX, ECX, EDX, ESI, EDI, EBP."""
+        state = self._state64
+        if state is not None:
+            return (state[3] & 0xFFFFFFFF, state[1] & 0xFFFFFFFF, state[2] & 0xFFFFFFFF,
+                    state[6] & 0xFFFFFFFF, state[7] & 0xFFFFFFFF, state[5] & 0xFFFFFFFF)
+        return self._calls.syscall_args()
+
+    @property
+    def direct_state(self) -> bool:
+        """Whether registers are accessed in place (see the module docstring)."""
+        return self._state64 is not None
+
+    def use_layout(self, layout: "StateLayout") -> None:
+        """Adopt the context layout found by the self-test."""
+        self.layout = layout
+        self._ctx32 = (ctypes.c_int32 * (layout.size // 4)).from_address(
+            self._ctx_address + layout.header)
+
+    def use_state(self, address: int) -> None:
+        """Access the live CPU state at ``address`` in place (verified by the self-test)."""
+        words = self.layout.size // 4
+        self._state32 = (ctypes.c_int32 * words).from_address(address)
+        self._state64 = (ctypes.c_uint64 * (words // 2)).from_address(address)
+
+    def snapshot(self) -> bytes:
+        """The CPU state as a context holds it (header included)."""
+        uclib.uc_context_save(self._h, self._ctx.context)
+        return ctypes.string_at(self._ctx.context, self._ctx.size)
+
+    def set_selector(self, seg: Seg, value: int) -> None:
+        self.uc.reg_write(seg, value)
+
+    def set_gdtr(self, base: int, limit: int) -> None:
+        self.uc.reg_write(X.UC_X86_REG_GDTR, (0, base, limit, 0))
+
+    def save_new_context(self):
+        return self.uc.context_save()
 
     def segment(self, seg: Seg) -> int:
         return self.uc.reg_read(seg) & 0xFFFF
 
     def regs(self) -> dict[str, int]:
         """The general registers, EIP, EFLAGS, the control registers and the selectors."""
-        out = {r.name.lower(): self.reg(r) for r in Reg}
-        out.update({s.name.lower(): self.segment(s) for s in Seg})
+        out = {name: self.reg(r) for r, name in REG_NAMES.items()}
+        out.update({name: self.segment(s) for s, name in SEG_NAMES.items()})
         return out
 
     @property
@@ -202,13 +327,21 @@ class Cpu:
         """Write the flat GDT at physical ``gdt_pa``; the CPU finds it at linear ``gdt_va``."""
         table = gdtmod.flat_gdt()
         self.ram.write(gdt_pa, table)
-        self.uc.context_restore(self.user_template)
-        self.uc.reg_write(X.UC_X86_REG_GDTR, (0, gdt_va, len(table) - 1, 0))
-        self.uc.context_update(self.user_template)
+        for template in (self.user_template, self.kernel_template):
+            self.uc.context_restore(template)
+            self.uc.reg_write(X.UC_X86_REG_GDTR, (0, gdt_va, len(table) - 1, 0))
+            self.uc.context_update(template)
 
     def new_user_context(self, eip: int, esp: int, cr3: int):
         """A ring-3 context (CS 0x1B, SS/DS/ES 0x23, IF set) starting at ``eip``."""
-        self.uc.context_restore(self.user_template)
+        return self._new_context(self.user_template, eip, esp, cr3)
+
+    def new_kernel_context(self, eip: int, esp: int, cr3: int):
+        """A ring-0 context (CS 0x08, SS 0x10, DS/ES 0x23) starting at ``eip``."""
+        return self._new_context(self.kernel_template, eip, esp, cr3)
+
+    def _new_context(self, template, eip: int, esp: int, cr3: int):
+        self.uc.context_restore(template)
         for r in GENERAL_REGS:
             self.set_reg(r, 0)
         self.set_reg(Reg.ESP, esp)
@@ -290,15 +423,25 @@ class Cpu:
 
     def _exception(self, vector: int) -> Trap:
         """Read the error code and the int flag, clear old_exception (the 1883 remedy)."""
-        if self._old_exc < 0:  # only during start-up calibration
+        layout = self.layout
+        if layout is None:  # only during the start-up self-test
             self._locate_fields(vector)
-        uclib.uc_context_save(self._h, self._ctx.context)
-        words = self._ctx_words
-        error_code, is_int = words[self._err], words[self._is_int]
-        words[self._old_exc] = -1
-        uclib.uc_context_restore(self._h, self._ctx.context)
-        cr2 = self.reg(Reg.CR2) if vector == 14 else 0
-        return Trap(vector, self.reg(Reg.EIP), error_code & 0xFFFFFFFF, cr2, bool(is_int))
+            layout = self.layout
+        state = self._state32
+        if state is not None:
+            error_code, is_int = state[layout.error_code], state[layout.is_int]
+            state[layout.old_exception] = -1
+            cr2 = self._state64[layout.cr2] & 0xFFFFFFFF if vector == 14 else 0
+            eip = self._state64[EIP_INDEX] & 0xFFFFFFFF
+        else:
+            uclib.uc_context_save(self._h, self._ctx.context)
+            words = self._ctx32
+            error_code, is_int = words[layout.error_code], words[layout.is_int]
+            words[layout.old_exception] = -1
+            uclib.uc_context_restore(self._h, self._ctx.context)
+            cr2 = self._calls.read(Reg.CR2) if vector == 14 else 0
+            eip = self._calls.read(Reg.EIP)
+        return Trap(vector, eip, error_code & 0xFFFFFFFF, cr2, bool(is_int))
 
     def _on_invalid(self, _handle, _data):
         try:
@@ -326,8 +469,8 @@ class Cpu:
         except BaseException as error:  # noqa: B036
             self._fail(error)
 
-    def _uncalibrated(self, vector: int) -> None:
-        raise CpuError(f"exception {vector} before the remedy offsets were calibrated")
+    def _locate_fields(self, vector: int) -> None:
+        raise CpuError(f"exception {vector} before the self-test found the context layout")
 
     def _unhandled_syscall(self) -> None:
         raise CpuError("int 0x80 with no syscall handler installed")
@@ -336,133 +479,3 @@ class Cpu:
         raise CpuError(f"{trap.name} at {trap.eip:#010x} with no trap handler installed")
 
 
-# -- start-up calibration and self-test ----------------------------------------------------
-
-_SCRATCH_PAGES = 9
-_PD, _PT, _GDT, _STUB, _KSTACK, _UCODE, _USTACK, _PROBE_A, _PROBE_B = range(_SCRATCH_PAGES)
-
-
-def _scratch_base(ram_size: int) -> int:
-    """The highest run of scratch pages that stays inside one 4 MiB region."""
-    base = ram_size - _SCRATCH_PAGES * PAGE_SIZE
-    last = base + (_SCRATCH_PAGES - 1) * PAGE_SIZE
-    if pdx(base) != pdx(last):
-        base = (last & ~0x3FFFFF) - _SCRATCH_PAGES * PAGE_SIZE
-    return base
-
-
-def _calibrate(cpu: Cpu):
-    """Find the remedy offsets, self-test them, return the ring-3 template context.
-
-    A scratch world at the top of RAM, identity-mapped: a ring-0 ``iretd`` enters ring 3,
-    where the program makes a syscall (the template is saved there) and then three page
-    faults in a row: a read of a not-present page (error 4), a write to that page now
-    read-only (error 7), a write to another not-present page (error 6). Each must arrive as
-    vector 14 with that error code. The scratch pages are zeroed afterwards.
-    """
-    ram, uc = cpu.ram, cpu.uc
-    base = _scratch_base(ram.size)
-    page = [base + i * PAGE_SIZE for i in range(_SCRATCH_PAGES)]
-    user_pages = (_UCODE, _USTACK)
-    for i in range(_SCRATCH_PAGES):
-        ram.zero(page[i])
-    ram.write_u32(page[_PD] + 4 * pdx(base), page[_PT] | Pte.P | Pte.RW | Pte.US)
-    for i in (_PD, _PT, _GDT, _STUB, _KSTACK, _UCODE, _USTACK):
-        flags = Pte.P | Pte.RW | (Pte.US if i in user_pages else 0)
-        ram.write_u32(page[_PT] + 4 * ptx(page[i]), page[i] | flags)
-    ram.write(page[_GDT], gdtmod.flat_gdt())
-    ram.write(page[_STUB], b"\xcf")  # iretd
-    a, b = page[_PROBE_A], page[_PROBE_B]
-    code = (b"\xcd\x80"  # int 0x80
-            + b"\xa1" + struct.pack("<I", a)  # mov eax, [a]
-            + b"\xa3" + struct.pack("<I", a)  # mov [a], eax
-            + b"\xa3" + struct.pack("<I", b)  # mov [b], eax
-            + b"\xcd\x80")  # int 0x80
-    ram.write(page[_UCODE], code)
-    frame = struct.pack("<5I", page[_UCODE], gdtmod.USER_CS, 0x202,
-                        page[_USTACK] + PAGE_SIZE, gdtmod.USER_DS)
-    kstack_top = page[_KSTACK] + PAGE_SIZE
-    ram.write(kstack_top - len(frame), frame)
-
-    uc.reg_write(X.UC_X86_REG_GDTR, (0, page[_GDT], 5 * 8 - 1, 0))
-    uc.reg_write(X.UC_X86_REG_CR3, page[_PD])
-    uc.reg_write(X.UC_X86_REG_CR4, uc.reg_read(X.UC_X86_REG_CR4) | Cr4.PSE | Cr4.PGE)
-    uc.reg_write(X.UC_X86_REG_CR0, uc.reg_read(X.UC_X86_REG_CR0) | Cr0.PG | Cr0.WP)
-    uc.reg_write(X.UC_X86_REG_CS, gdtmod.KERNEL_CS)
-    uc.reg_write(X.UC_X86_REG_SS, gdtmod.KERNEL_DS)
-    uc.reg_write(X.UC_X86_REG_DS, gdtmod.USER_DS)
-    uc.reg_write(X.UC_X86_REG_ES, gdtmod.USER_DS)
-    uc.reg_write(X.UC_X86_REG_FS, 0)
-    uc.reg_write(X.UC_X86_REG_GS, 0)
-    uc.reg_write(X.UC_X86_REG_ESP, kstack_top - len(frame))
-
-    ctx_size = cpu._ctx.size
-    events: list[tuple[int, int, int]] = []  # (vector, error code, cr2)
-    state: dict = {}
-
-    def snapshot() -> bytes:
-        uclib.uc_context_save(cpu._h, cpu._ctx.context)
-        return ctypes.string_at(cpu._ctx.context, ctx_size)
-
-    def on_syscall() -> None:
-        if "template" not in state:
-            state["template"] = uc.context_save()
-            state["before"] = snapshot()
-            events.append((SYSCALL_VECTOR, 0, 0))
-        else:
-            events.append((SYSCALL_VECTOR, 0, 0))
-            cpu.stop()
-
-    def on_trap(trap: Trap) -> None:
-        events.append((trap.vector, trap.error_code, trap.cr2))
-        if trap.vector != 14:
-            cpu.stop()
-            return
-        target = trap.cr2 & ~0xFFF
-        flags = Pte.P | Pte.US | (Pte.RW if trap.error_code & 2 else 0)
-        ram.write_u32(page[_PT] + 4 * ptx(target), target | flags)
-
-    def locate_fields(vector: int) -> None:
-        """First fault: find old_exception by diffing against the syscall snapshot."""
-        after = snapshot()
-        before = state["before"]
-        count = ctx_size // 4
-        old = [i for i in range(count)
-               if struct.unpack_from("<i", before, 4 * i)[0] == -1
-               and struct.unpack_from("<i", after, 4 * i)[0] == vector]
-        if len(old) != 1:
-            raise UnicornBuildError(
-                f"{unicorn_build()} cannot be used: the page-fault remedy needs exactly one "
-                f"context field going from -1 to 14 (old_exception), found {len(old)}")
-        err = old[0] - 112 // 4  # error_code, exception_is_int: fields of CPUX86State
-        is_int_before = struct.unpack_from("<i", before, 4 * (err + 1))[0]
-        if is_int_before != 1:
-            raise UnicornBuildError(
-                f"{unicorn_build()} cannot be used: the context layout differs from 2.1.4 "
-                f"(exception_is_int after int 0x80 reads {is_int_before}, expected 1)")
-        cpu._old_exc, cpu._err, cpu._is_int = old[0], err, err + 1
-
-    cpu._locate_fields = locate_fields
-    cpu.syscall_handler, cpu.trap_handler = on_syscall, on_trap
-    try:
-        cpu.run(page[_STUB], timeout_us=2_000_000)
-    except EmulationError as error:
-        raise UnicornBuildError(f"{unicorn_build()} cannot be used: the start-up self-test "
-                                f"stopped with {error}") from None
-    finally:
-        cpu._locate_fields = cpu._uncalibrated
-        cpu.syscall_handler, cpu.trap_handler = cpu._unhandled_syscall, cpu._unhandled_trap
-    expected = [(SYSCALL_VECTOR, 0, 0), (14, 4, a), (14, 7, a), (14, 6, b),
-                (SYSCALL_VECTOR, 0, 0)]
-    if events != expected:
-        def show(evts):
-            return ", ".join(f"vector {v} error {e:#x} cr2 {c:#x}" for v, e, c in evts)
-        raise UnicornBuildError(
-            f"{unicorn_build()} cannot be used: the page-fault self-test expected "
-            f"[{show(expected)}] but the CPU delivered [{show(events)}]; three page faults "
-            f"in a row must each arrive as vector 14 (Unicorn issue 1883 remedy)")
-    for i in range(_SCRATCH_PAGES):
-        ram.zero(page[i])
-    cpu.flush_code()
-    cpu.flush_tlb()
-    return state["template"]

@@ -63,13 +63,15 @@ def parse_size(text: str | int) -> int:
 
 
 class Machine:
-    def __init__(self, ram_size: int | str = DEFAULT_RAM):
+    def __init__(self, ram_size: int | str = DEFAULT_RAM, direct_state: bool = True):
+        """``direct_state=False`` keeps every register access behind Unicorn's API (slower;
+        for comparing the two paths, see emu.cpu)."""
         ram_size = parse_size(ram_size)
         if not MIN_RAM <= ram_size <= MAX_RAM or ram_size % PAGE_SIZE:
             raise ZerosError(f"RAM size of {ram_size} bytes is not possible: it must be a multiple "
                              f"of 4 KiB between 1 MiB and 1 GiB")
         self.ram = PhysicalMemory(ram_size)
-        self.cpu = Cpu(self.ram)
+        self.cpu = Cpu(self.ram, direct_state=direct_state)
         self.frames = FrameAllocator(self.ram)
         self.kernel = Kernel(self.cpu, self.frames)
         self.processes: dict[int, Process] = {}

@@ -9,6 +9,7 @@ from emu.mmu import PDE_LETTERS, PTE_LETTERS, PfError, flag_letters
 from emu.vmem import read_virt
 from emu.walk import Access, Walk, describe_error_code, walk
 
+from .layout import KERNEL_BASE
 from .process import Process
 
 
@@ -85,6 +86,8 @@ def fault_report(proc: Process, trap: Trap, signal_name: str, w: Walk | None,
     if region is not None:
         lines.append(f"  region {region.start:#010x}-{region.end:#010x} {region.prot.letters} "
                      f"{region.kind} {region.name}".rstrip())
+    elif trap.vector == 14 and trap.cr2 >= KERNEL_BASE:
+        lines.append(f"  region kernel half: {trap.cr2:#010x} is supervisor-only")
     elif trap.vector == 14:
         lines.append(f"  region none: {trap.cr2:#010x} is in no region of this process")
     return "\n".join(lines)

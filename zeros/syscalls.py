@@ -44,14 +44,16 @@ class Syscalls:
     def dispatch(self) -> None:
         """The CPU's int 0x80 handler."""
         cpu = self.cpu
-        number = cpu.reg(Reg.EAX)
-        proc = self.machine.current
+        number = cpu.syscall_number()
+        machine = self.machine
+        proc = machine.current
         proc.syscalls += 1
         handler = self.table.get(number)
         result = handler(proc) if handler is not None else self.unknown(proc, number)
         if result is not None:
-            cpu.set_reg(Reg.EAX, result)
-        self.machine.after_kernel_entry(proc)
+            cpu.set_result(result)
+        if machine.frames.code_dirty or proc.space.tlb_dirty:
+            machine.after_kernel_entry(proc)
 
     def unknown(self, proc: Process, number: int) -> int:
         level = logging.DEBUG if (proc.pid, number) in self._warned else logging.WARNING

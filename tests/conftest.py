@@ -1,0 +1,57 @@
+"""Shared fixtures: a fresh Machine per test, guest programs, golden files.
+
+Golden files live in tests/golden/. After an intended change of output, regenerate them with
+
+    ZEROS_REGEN=1 python -m pytest tests
+
+and review the diff.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from zeros import Machine
+
+ROOT = Path(__file__).resolve().parent.parent
+ASM = ROOT / "asm"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+@pytest.fixture
+def machine():
+    m = Machine(ram_size=16 << 20)
+    yield m
+    m.close()
+
+
+@pytest.fixture
+def run_guest(machine):
+    """Run one program (a path under asm/, a Path, or assembly text) and return its result."""
+
+    def run(program, timeout=10, **kwargs):
+        if isinstance(program, str) and "\n" not in program and program.endswith(".asm"):
+            program = ASM / program
+        elif isinstance(program, str):
+            program = program.encode()
+        pid = machine.spawn(program, **kwargs)
+        return machine.run(timeout=timeout)[pid]
+
+    return run
+
+
+@pytest.fixture
+def golden():
+    """Compare text with tests/golden/NAME; with ZEROS_REGEN=1, write it instead."""
+
+    def check(name: str, actual: str) -> None:
+        path = GOLDEN / name
+        if os.environ.get("ZEROS_REGEN"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(actual)
+            return
+        assert path.exists(), f"no golden file {path}: run with ZEROS_REGEN=1 to create it"
+        assert actual == path.read_text(), f"output differs from {path}"
+
+    return check
