@@ -177,14 +177,62 @@ def _lines_of(text: str, path: str | None, folder: Path | None,
     return out
 
 
+_NUMERIC_RE = re.compile(r"^[\s\d()+\-*/%<>|&^~xXa-fA-F]+$")
+_NAME_RE = re.compile(r"(?<![\w.$])([A-Za-z_.$][\w.$]*)(?![\w.$])")
+
+
+def numeric_constants(lines: list[_Line]) -> dict[str, int]:
+    """``NAME equ VALUE`` (or ``NAME = VALUE``) whose value is a number once the constants
+    before it are known. Keystone mis-assembles a memory operand that mixes a label with a
+    symbolic constant (``[buf + FIELD]`` loses the label), so these are substituted as text,
+    as NASM's equ behaves; values that depend on labels (``$ - msg``) stay symbols."""
+    found: dict[str, int] = {}
+    pending = []
+    for line in lines:
+        code = strip_comment(line.text).strip()
+        m = _EQU_RE.match(code) or re.match(r"^([A-Za-z_.$][\w.$]*)\s*=\s*(.+)$", code)
+        if m:
+            pending.append((m.group(1), m.group(2).strip()))
+    progress = True
+    while progress:  # definitions may come in any order
+        progress = False
+        for name, value in list(pending):
+            text = _substitute(value, found)
+            if _NUMERIC_RE.match(text) and not re.search(r"[A-Za-z_]{2,}", text.replace(
+                    "0x", "").replace("0X", "")):
+                try:
+                    found[name] = int(eval(text, {"__builtins__": {}}, {}))  # digits only
+                except (SyntaxError, ZeroDivisionError, TypeError, ValueError):
+                    continue
+                pending.remove((name, value))
+                progress = True
+    return found
+
+
+def _substitute(text: str, constants: dict[str, int]) -> str:
+    """Replace constant names outside quotes by their values."""
+    if not constants:
+        return text
+    parts = re.split(r"""("[^"]*"|'[^']*')""", text)
+    for i in range(0, len(parts), 2):
+        parts[i] = _NAME_RE.sub(lambda m: str(constants[m.group(1)])
+                                if m.group(1) in constants else m.group(1), parts[i])
+    return "".join(parts)
+
+
 def preprocess(lines: list[_Line]) -> tuple[list[_Line], list[_Line]]:
     """Split into (text, data) Keystone lines, each remembering its source line."""
     buckets: dict[str, list[_Line]] = {"text": [], "data": []}
     current = "text"
+    constants = numeric_constants(lines)
     for line in lines:
         code = strip_comment(line.text).rstrip()
         if not code.strip() or _IGNORED_RE.match(code):
             continue
+        m = _EQU_RE.match(code)
+        if m and m.group(1) in constants:
+            continue  # substituted everywhere
+        code = _substitute(code, constants)
         m = _SECTION_RE.match(code)
         if m:
             current = _SECTIONS[m.group(1).lower()]

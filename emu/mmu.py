@@ -206,10 +206,22 @@ def decode_pde(entry: int, pse: bool = True) -> tuple[int, Pde]:
 # Letters for flag dumps, most significant first, as Bochs prints them (upper case = set).
 PTE_LETTERS = (("G", Pte.G), ("PAT", Pte.PAT), ("D", Pte.D), ("A", Pte.A),
                ("PCD", Pte.PCD), ("PWT", Pte.PWT), ("U", Pte.US), ("W", Pte.RW), ("P", Pte.P))
-PDE_LETTERS = (("PS", Pde.PS), ("G", Pde.G), ("PAT", Pde.PAT), ("D", Pde.D), ("A", Pde.A),
-               ("PCD", Pde.PCD), ("PWT", Pde.PWT), ("U", Pde.US), ("W", Pde.RW), ("P", Pde.P))
+# A PDE pointing at a page table has no PAT: its bit 12 is an address bit.
+PDE_LETTERS = (("PS", Pde.PS), ("G", Pde.G), ("D", Pde.D), ("A", Pde.A), ("PCD", Pde.PCD),
+               ("PWT", Pde.PWT), ("U", Pde.US), ("W", Pde.RW), ("P", Pde.P))
+LARGE_PDE_LETTERS = (("PS", Pde.PS), ("G", Pde.G), ("PAT", Pde.PAT), ("D", Pde.D),
+                     ("A", Pde.A), ("PCD", Pde.PCD), ("PWT", Pde.PWT), ("U", Pde.US),
+                     ("W", Pde.RW), ("P", Pde.P))
 
 
 def flag_letters(entry: int, letters=PTE_LETTERS) -> str:
     """Bochs-style flags: 'g pat D A pcd pwt U W P' (upper case set, lower case clear)."""
     return " ".join(name if entry & bit else name.lower() for name, bit in letters)
+
+
+def entry_letters(level: str, entry: int, pse: bool = True) -> str:
+    """Flags of a PDE or PTE with the letters that apply to it."""
+    if level == "PTE":
+        return flag_letters(entry, PTE_LETTERS)
+    large = pse and entry & Pde.PS
+    return flag_letters(entry, LARGE_PDE_LETTERS if large else PDE_LETTERS)

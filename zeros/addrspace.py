@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from emu.errors import TranslationError
 from emu.mmu import FRAME_MASK, PAGE_SIZE, Pte, page_down, page_up
-from emu.vmem import write_virt
+from emu.vmem import read_virt, write_virt
 
 from .errors import MappingError
 from .frames import FrameAllocator
@@ -35,6 +35,7 @@ class AddressSpace:
         self.brk = 0
         self.minor_faults = 0
         self.major_faults = 0
+        self.resident = 0  # present user pages, kept as pages are mapped and unmapped
         self.tlb_dirty = False  # an entry was downgraded: flush before this space runs again
 
     @property
@@ -63,6 +64,7 @@ class AddressSpace:
         pa = self.frames.alloc(self.pid, "page", region.name or region.kind,
                                executable=bool(region.prot & Prot.EXEC))
         self.tables.map_page(page_down(va), pa, pte_flags(region.prot))
+        self.resident += 1
         return pa
 
     def populate(self, va: int, write: bool) -> bool:
@@ -101,6 +103,13 @@ class AddressSpace:
         except TranslationError as error:  # only a region mapped PROT_NONE gets here
             raise MappingError(str(error)) from None
 
+    def read(self, va: int, n: int) -> bytes:
+        """Host read through the walk, as ring 3 would read (pages must be present)."""
+        try:
+            return read_virt(self.ram, self.cr3, va, n, user=True)
+        except TranslationError as error:
+            raise MappingError(str(error)) from None
+
     def unmap(self, start: int, end: int) -> int:
         """Remove every page in [start, end) from the page tables; returns how many."""
         count = 0
@@ -108,6 +117,7 @@ class AddressSpace:
             self.tables.unmap_page(va)
             if pte & Pte.P:
                 self.frames.release(pte & FRAME_MASK)
+                self.resident -= 1
             count += 1
         if count:
             self.tlb_dirty = True
@@ -127,5 +137,7 @@ class AddressSpace:
     # -- figures -------------------------------------------------------------------------
 
     def resident_pages(self, region: Region | None = None) -> int:
-        start, end = (region.start, region.end) if region else (USER_MIN, USER_TOP)
-        return sum(1 for _ in self.tables.present_pages(start, end))
+        """Present pages, in a region (counted in the tables) or in all (kept as a count)."""
+        if region is None:
+            return self.resident
+        return sum(1 for _ in self.tables.present_pages(region.start, region.end))

@@ -36,6 +36,7 @@ from .layout import USER_TOP
 from .loader import build_stack, map_image, read_program
 from .process import EXITED, KILLED, READY, Fault, Process, ProcessResult
 from .syscalls import Syscalls
+from .zeros_syscalls import register_zeros_syscalls
 from .traps import Traps
 
 log = logging.getLogger("zeros")
@@ -77,15 +78,36 @@ class Machine:
         self.processes: dict[int, Process] = {}
         self.current: Process | None = None
         self.syscalls = Syscalls(self)
+        register_zeros_syscalls(self)
         self.traps = Traps(self)
         self.cpu.syscall_handler = self.syscalls.dispatch
         self.cpu.trap_handler = self.traps.handle
         self.breakpoint_handlers: list[Callable[[Process], None]] = []
         self.on_output: Callable[[Process, int, bytes], None] | None = None
+        self._memory_manager = None  # made on first use: it maps PID 10000's 1 MiB heap
         self._next_pid = 1
         self._loaded: Process | None = None  # whose context is in the CPU
         self._last_run_pid = 0
         self._switch = False
+
+    @property
+    def memory_manager(self):
+        """The ZerOS MemoryManager (made, with KernelMemory in PID 10000, on first use)."""
+        if self._memory_manager is None:
+            from .memory_manager import MemoryManager
+
+            self._memory_manager = MemoryManager(self)
+        return self._memory_manager
+
+    @property
+    def memory_manager_if_started(self):
+        return self._memory_manager
+
+    def ps(self, long: bool = False, pid: int | None = None, everything: bool = False) -> str:
+        """The ZerOS ``ps`` table (``long``: each heap and shed)."""
+        from .ps import ps_data, ps_text
+
+        return ps_text(ps_data(self, pid, everything), long)
 
     # -- processes -----------------------------------------------------------------------
 
@@ -156,6 +178,8 @@ class Machine:
         if proc.space.tables.pd:
             proc.space.destroy()
         proc.context = None
+        if self._memory_manager is not None:
+            self._memory_manager.process_ended(proc.pid)
         if self._loaded is proc:
             self._loaded = None
 

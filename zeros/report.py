@@ -5,7 +5,7 @@ from __future__ import annotations
 from emu.cpu import Trap
 from emu.disasm import around
 from emu.errors import EmuError
-from emu.mmu import PDE_LETTERS, PTE_LETTERS, PfError, flag_letters
+from emu.mmu import PfError, entry_letters
 from emu.vmem import read_virt
 from emu.walk import Access, Walk, describe_error_code, walk
 
@@ -22,9 +22,8 @@ def walk_lines(w: Walk) -> list[str]:
     who = "user" if w.user else "supervisor"
     lines = [f"cr3 {w.cr3:#010x}, {who} {w.access.name.lower()} of {w.va:#010x}"]
     for step in w.steps:
-        letters = PDE_LETTERS if step.level == "PDE" else PTE_LETTERS
         lines.append(f"{step.level}[{step.index:#05x}] at {step.entry_pa:#010x} = "
-                     f"{step.entry:#010x}  {flag_letters(step.entry, letters)}")
+                     f"{step.entry:#010x}  {entry_letters(step.level, step.entry)}")
     if w.fault:
         lines.append(f"-> fault: {w.fault.reason} (error code {int(w.fault.error_code):#x})")
     else:

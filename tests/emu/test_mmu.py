@@ -2,7 +2,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from emu.mmu import (Pde, Pte, decode_pde, decode_pte, flag_letters, join, make_entry,
-                     make_large_pde, split, PDE_LETTERS)
+                     make_large_pde, split, entry_letters)
 import pytest
 
 
@@ -37,4 +37,6 @@ def test_encoders_refuse_bad_input():
 
 def test_flag_letters_bochs_style():
     assert flag_letters(0x067) == "g pat D A pcd pwt U W P"
-    assert flag_letters(0x0E7, PDE_LETTERS) == "PS g pat D A pcd pwt U W P"
+    assert entry_letters("PDE", 0x004001E7) == "PS G pat D A pcd pwt U W P"
+    # bit 12 of a PDE that points at a page table is an address bit, not PAT
+    assert entry_letters("PDE", 0x0012D027) == "ps g d A pcd pwt U W P"
