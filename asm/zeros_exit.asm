@@ -1,5 +1,5 @@
-; zeros_exit.asm - the MemoryManager seed's third example: free memory at exit. Shows
-; checkMemory's heap count before and after freeMemory, with ps in between.
+; zeros_exit.asm - the MemoryManager seed's third example: free memory at exit. Prints the
+; ZerOS ps table (long form) before and after freeMemory.
 %include "syscalls.inc"
 
 section .text
@@ -14,22 +14,22 @@ _start:
     test eax, eax
     js fail
 
-    mov eax, SYS_zeros_ps               ; the ZerOS ps table, long form, into our buffer
-    mov ebx, buffer
-    mov ecx, buffer_size
-    mov edx, 1
-    int 0x80
-    mov edx, eax
-    mov eax, SYS_write
-    mov ebx, STDOUT
-    mov ecx, buffer
-    int 0x80
-
+    call print_ps
     mov eax, SYS_zeros_free_memory      ; __exit__: MemoryManager.freeMemory(this.pid)
     int 0x80
     test eax, eax
     jnz fail
+    call print_ps
 
+    mov eax, SYS_exit
+    xor ebx, ebx
+    int 0x80
+fail:
+    mov eax, SYS_exit
+    mov ebx, 1
+    int 0x80
+
+print_ps:                               ; the ps table, long form, into our buffer, then out
     mov eax, SYS_zeros_ps
     mov ebx, buffer
     mov ecx, buffer_size
@@ -40,14 +40,7 @@ _start:
     mov ebx, STDOUT
     mov ecx, buffer
     int 0x80
-
-    mov eax, SYS_exit
-    xor ebx, ebx
-    int 0x80
-fail:
-    mov eax, SYS_exit
-    mov ebx, 1
-    int 0x80
+    ret
 
 section .bss
 buffer_size equ 4096

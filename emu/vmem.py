@@ -10,15 +10,13 @@ Reads have no side effects (a debugger's view). Writes behave like a kernel's
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from .errors import TranslationError
 from .mmu import PAGE_MASK, PAGE_SIZE
 from .ram import PhysicalMemory
 from .walk import Access, Walk, accessed_dirty_updates, walk
 
 
-def _chunks(va: int, n: int):
+def chunks(va: int, n: int):
     """(va, length) pieces of [va, va+n) that do not cross a 4 KiB page."""
     end = va + n
     while va < end:
@@ -36,7 +34,7 @@ def read_virt(ram: PhysicalMemory, cr3: int, va: int, n: int, user: bool = True)
     if n < 0 or va < 0 or va + n > 1 << 32:
         raise ValueError(f"read_virt: range {va:#x}+{n:#x} is outside the 32-bit address space")
     out = bytearray()
-    for chunk_va, size in _chunks(va, n):
+    for chunk_va, size in chunks(va, n):
         w = walk(ram.read_u32, cr3, chunk_va, Access.READ, user=user)
         if w.fault:
             raise TranslationError(w)
@@ -55,7 +53,7 @@ def write_virt(ram: PhysicalMemory, cr3: int, va: int, data: bytes, user: bool =
                          f"address space")
     access = Access.READ if force else Access.WRITE
     plan = []
-    for chunk_va, size in _chunks(va, len(data)):
+    for chunk_va, size in chunks(va, len(data)):
         w = walk(ram.read_u32, cr3, chunk_va, access, user=user)
         if w.fault:
             raise TranslationError(w)
@@ -65,6 +63,5 @@ def write_virt(ram: PhysicalMemory, cr3: int, va: int, data: bytes, user: bool =
         ram.write(w.pa, data[offset:offset + size])
         offset += size
         # a forced write still dirties the page: mark it as the CPU marks a write
-        done = w if w.access is Access.WRITE else replace(w, access=Access.WRITE)
-        for entry_pa, value in accessed_dirty_updates(done):
+        for entry_pa, value in accessed_dirty_updates(w, write=True):
             ram.write_u32(entry_pa, value)

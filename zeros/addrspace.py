@@ -8,8 +8,9 @@ which is how the stack, the program break and every demand-zero region grow.
 from __future__ import annotations
 
 from emu.errors import TranslationError
-from emu.mmu import FRAME_MASK, PAGE_SIZE, Pte, page_down, page_up
-from emu.vmem import read_virt, write_virt
+from emu.mmu import FRAME_MASK, PAGE_SIZE, PfError, Pte, page_down, page_up
+from emu.vmem import chunks, read_virt
+from emu.walk import Access, accessed_dirty_updates, walk
 
 from .errors import MappingError
 from .frames import FrameAllocator
@@ -18,10 +19,13 @@ from .pagetable import PageTables
 from .regions import Prot, Region, RegionMap
 
 
+_PRESENT, _USER, _WRITABLE = int(Pte.P), int(Pte.US), int(Pte.RW)
+
+
 def pte_flags(prot: Prot) -> int:
     """User PTE flags for a protection: x86 pages are always readable and executable once
     present, so only U/S and R/W are set here (PROT_NONE pages are never made present)."""
-    return Pte.US | (Pte.RW if prot & Prot.WRITE else 0)
+    return _USER | (_WRITABLE if prot & Prot.WRITE else 0)
 
 
 class AddressSpace:
@@ -83,25 +87,35 @@ class AddressSpace:
     def fill(self, start: int, end: int, region: Region) -> None:
         """Make every page of [start, end) present now (zeroed unless already there)."""
         for va in range(page_down(start), page_up(end), PAGE_SIZE):
-            if not self.tables.entry(va) & Pte.P:
+            if not self.tables.entry(va) & _PRESENT:
                 self.new_page(va, region)
 
     def write(self, va: int, data: bytes) -> None:
         """Host write through the walk, faulting pages in as the kernel's copy_to_user would;
-        read-only pages are written too (loading code). Marks code for re-translation."""
-        end = va + len(data)
-        for page in range(page_down(va), page_up(end), PAGE_SIZE):
-            if not self.tables.entry(page) & Pte.P:
-                region = self.regions.find(page)
+        read-only pages are written too (loading code). Marks code for re-translation.
+        Nothing is written unless every page of the range can be."""
+        ram, frames = self.ram, self.frames
+        plan = []
+        for chunk_va, size in chunks(va, len(data)):
+            w = walk(ram.read_u32, self.cr3, chunk_va, Access.READ, user=True)
+            if w.fault is not None and not w.fault.error_code & PfError.P:
+                region = self.regions.find(chunk_va)
                 if region is None:
-                    raise MappingError(f"write: {page:#010x} is in no region of pid {self.pid}")
-                self.new_page(page, region)
-            elif self.frames.info(self.tables.entry(page) & FRAME_MASK).executable:
-                self.frames.code_dirty = True
-        try:
-            write_virt(self.ram, self.cr3, va, data, user=True, force=True)
-        except TranslationError as error:  # only a region mapped PROT_NONE gets here
-            raise MappingError(str(error)) from None
+                    raise MappingError(f"write: {chunk_va:#010x} is in no region of pid "
+                                       f"{self.pid}")
+                self.new_page(chunk_va, region)
+                w = walk(ram.read_u32, self.cr3, chunk_va, Access.READ, user=True)
+            if w.fault is not None:
+                raise MappingError(f"write: {chunk_va:#010x}: {w.fault.reason}")
+            plan.append((w, size))
+        offset = 0
+        for w, size in plan:
+            ram.write(w.pa, data[offset:offset + size])
+            offset += size
+            for entry_pa, value in accessed_dirty_updates(w, write=True):
+                ram.write_u32(entry_pa, value)
+            if frames.info(w.pa).executable:
+                frames.code_dirty = True
 
     def read(self, va: int, n: int) -> bytes:
         """Host read through the walk, as ring 3 would read (pages must be present)."""
@@ -115,7 +129,7 @@ class AddressSpace:
         count = 0
         for va, pte in list(self.tables.entries(start, end)):
             self.tables.unmap_page(va)
-            if pte & Pte.P:
+            if pte & _PRESENT:
                 self.frames.release(pte & FRAME_MASK)
                 self.resident -= 1
             count += 1

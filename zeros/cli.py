@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="instruction budget (counts with a hook: about 10x slower)")
     run.add_argument("--json", action="store_true",
                      help="print the results as JSON instead of forwarding guest output")
+    run.add_argument("--ps", action="store_true",
+                     help="print the ZerOS ps table (long form, every process) to stderr "
+                          "after the run")
     return parser
 
 
@@ -101,9 +104,14 @@ def cmd_run(args) -> int:
                     print(f"zeros: pid {result.pid} ({result.name}) {result.message}",
                           file=sys.stderr)
         else:
-            json.dump({"processes": [r.to_json() for r in results.values()]}, sys.stdout,
-                      indent=2)
+            document = {"processes": [r.to_json() for r in results.values()]}
+            if args.ps:
+                from .ps import ps_data
+                document["ps"] = ps_data(machine, everything=True)
+            json.dump(document, sys.stdout, indent=2)
             print()
+        if args.ps and not args.json:
+            print(machine.ps(long=True, everything=True), end="", file=sys.stderr)
         return _exit_status(results)
     finally:
         machine.close()
@@ -115,11 +123,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="zeros: %(message)s", stream=sys.stderr)
     try:
         return {"run": cmd_run}[args.command](args)
+    except BrokenPipeError:  # the reader went away (| head): stop quietly, as cat does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except (ZerosError, ValueError, OSError) as error:
         print(f"zeros: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+
     except Exception as error:  # a bug: one line, the traceback on request
         if os.environ.get("ZEROS_DEBUG"):
             raise

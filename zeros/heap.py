@@ -99,8 +99,9 @@ class Heap:
 
     # -- allocation ----------------------------------------------------------------------
 
-    def allocate(self, size: int, key=None) -> int:
-        """A block of ``size`` bytes (zero-filled); its guest virtual address."""
+    def allocate(self, size: int, key=None, *, zero: bool = True) -> int:
+        """A block of ``size`` bytes, zero-filled (unless ``zero`` is False, for a caller
+        that overwrites it at once); its guest virtual address."""
         self._check_alive()
         if not isinstance(size, int) or size <= 0:
             raise HeapError(f"heap {self.heap_id}: cannot allocate {size!r} bytes")
@@ -118,7 +119,8 @@ class Heap:
             self._keys[key] = address
         self._used += size
         self._top = max(self._top, offset + size)
-        self.space.write(address, bytes(size))
+        if zero:
+            self.space.write(address, bytes(size))
         return address
 
     def _first_fit(self, size: int) -> int | None:

@@ -49,22 +49,24 @@ class KernelMemory:
         self.save_many({key: data})
 
     def save_many(self, items: dict) -> None:
-        """JSON-encode each value into the Exploit heap; record where in the shed's links."""
+        """JSON-encode each value into the Exploit heap (a bytes value is taken as JSON text
+        already); record where in the shed's links."""
         links = {}
         size_before = self.heap.size
         for key, data in items.items():
-            payload = encode(data if not isinstance(data, (bytes, str)) else json.dumps(data))
+            payload = data if isinstance(data, bytes) else encode(
+                json.dumps(data) if isinstance(data, str) else data)
             old = self._blocks.pop(key, None)
             if old is not None:
                 self.heap.free(old)
-            address = self.heap.allocate(len(payload) + 1)  # zeroed: NUL-terminated
-            self.heap.write_data(address, payload)
+            address = self.heap.allocate(len(payload) + 1, zero=False)
+            self.heap.write_data(address, payload + b"\0")
             self._blocks[key] = address
             links[f"{key}_ADDR"] = address
             links[f"{key}_SIZE"] = len(payload)
         self.shed.write_resource_links(links)
         if self.heap.size != size_before:  # the Exploit heap itself is in APPLICATION_SOP
-            self.save_data("APPLICATION_SOP", self.manager._partitions())
+            self.manager._sync_partitions(self.pid)
 
     def load_data(self, key: str):
         """The value of ``key``, read back from the Exploit heap through the shed's links."""

@@ -12,6 +12,7 @@ The management tables live in the memory of the Exploit program (PID 10000), kep
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -60,6 +61,7 @@ class MemoryManager:
         self.machine = machine
         self._programs: dict[int, ProgramMemory] = {}
         self._names: dict[int, str] = {}
+        self._fragments: dict[int, str] = {}  # pid -> its APPLICATION_SOP entry, as JSON
         self.next_heap_id = 1
         self.next_shed_id = 1
         from .kernel_memory import KernelMemory
@@ -97,7 +99,7 @@ class MemoryManager:
                 shed = self._new_shed(program, shed_id, shed_size)
                 changed = True
         if changed:
-            self._sync_partitions()
+            self._sync_partitions(pid)
         log.info("allocate_memory(%d, %d, %d) -> heap %s, shed %s", pid, heap_size, shed_size,
                  heap and heap.heap_id, shed and shed.shed_id)
         return Allocation(heap.heap_id if heap else None, shed.shed_id if shed else None,
@@ -116,7 +118,7 @@ class MemoryManager:
         if proc is not None and proc.context is None and not proc.path:
             proc.space.destroy()
             del self.machine.processes[pid]
-        self._sync_partitions()
+        self._sync_partitions(pid)
         log.info("free_memory(%d)", pid)
         return True
 
@@ -173,10 +175,10 @@ class MemoryManager:
             for item in list(program.heaps.values()) + list(program.sheds.values()):
                 for region in _regions_of(item):
                     region.extra["freed"] = True
-            self._sync_partitions()
+            self._sync_partitions(pid)
 
     def heap_resized(self, heap: Heap) -> None:
-        self._sync_partitions()
+        self._sync_partitions(heap.pid)
 
     # -- internals -----------------------------------------------------------------------
 
@@ -294,20 +296,36 @@ class MemoryManager:
             "shedDetails": sheds,
         }
 
-    def _partitions(self) -> dict:
-        return {str(pid): {"heaps": [{"heapId": h.heap_id, "address": h.start,
-                                      "size": h.size} for h in p.heaps.values()],
-                           "sheds": [{"shedId": s.shed_id, "codeAddress": s.code_va,
-                                      "linksAddress": s.links_va} for s in p.sheds.values()]}
-                for pid, p in sorted(self._programs.items())}
+    def _partition(self, pid: int) -> str | None:
+        """One program's entry of APPLICATION_SOP, as JSON text."""
+        program = self._programs.get(pid)
+        if program is None:
+            return None
+        entry = {"heaps": [{"heapId": h.heap_id, "address": h.start, "size": h.size}
+                           for h in program.heaps.values()],
+                 "sheds": [{"shedId": s.shed_id, "codeAddress": s.code_va,
+                            "linksAddress": s.links_va} for s in program.sheds.values()]}
+        return f'"{pid}":' + json.dumps(entry, separators=(",", ":"))
 
-    def _sync_partitions(self) -> None:
-        self.kernel_memory.save_many({"APPLICATION_SOP": self._partitions(),
+    def partitions_json(self) -> bytes:
+        """APPLICATION_SOP as JSON text, joined from per-program pieces: a change re-encodes
+        only the program that changed (the whole text is still rewritten in the heap)."""
+        return ("{" + ",".join(self._fragments[p] for p in sorted(self._fragments)) +
+                "}").encode()
+
+    def _sync_partitions(self, *changed: int) -> None:
+        for pid in changed:
+            fragment = self._partition(pid)
+            if fragment is None:
+                self._fragments.pop(pid, None)
+            else:
+                self._fragments[pid] = fragment
+        self.kernel_memory.save_many({"APPLICATION_SOP": self.partitions_json(),
                                       "NEXT_HEAP_ID": self.next_heap_id,
                                       "NEXT_SHED_ID": self.next_shed_id})
 
     def _sync_all(self) -> None:
-        self._sync_partitions()
+        self._sync_partitions(*self._programs)
         self.kernel_memory.save_data("PROGRAM_NAMES", {str(p): n for p, n in
                                                        sorted(self._names.items())})
 

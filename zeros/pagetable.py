@@ -21,7 +21,9 @@ from .layout import KERNEL_BASE
 
 KERNEL_PDX = pdx(KERNEL_BASE)  # 768: the first kernel PDE
 USER_PDE_FLAGS = Pde.P | Pde.RW | Pde.US  # a user page table; its PTEs decide the rights
+_USER_PDE = int(USER_PDE_FLAGS)
 _ENTRY = struct.Struct("<I")
+_PRESENT = int(Pte.P)
 
 
 class PageTables:
@@ -47,17 +49,17 @@ class PageTables:
                 return None
             table = self.frames.alloc(self.owner, "pagetable")
             self.tables[index] = table
-            _ENTRY.pack_into(self._map, self.pd + 4 * index, table | USER_PDE_FLAGS)
+            _ENTRY.pack_into(self._map, self.pd + 4 * index, table | _USER_PDE)
         return table + 4 * ((va >> 12) & 0x3FF)
 
     def map_page(self, va: int, pa: int, flags: int) -> None:
         """Map one 4 KiB page; an existing present entry is an error, never overwritten."""
         slot = self.pte_address(va, create=True)
         old = _ENTRY.unpack_from(self._map, slot)[0]
-        if old & Pte.P:
+        if old & _PRESENT:
             raise MappingError(f"map_page: {va:#010x} is already mapped to "
                                f"{old & FRAME_MASK:#010x}")
-        _ENTRY.pack_into(self._map, slot, pa | flags | Pte.P)
+        _ENTRY.pack_into(self._map, slot, pa | flags | _PRESENT)
 
     # -- built on them -----------------------------------------------------------------
 
@@ -86,7 +88,7 @@ class PageTables:
 
     def present_pages(self, start: int, end: int):
         """(va, pte) of present entries in [start, end), skipping missing tables."""
-        return ((va, pte) for va, pte in self.entries(start, end) if pte & Pte.P)
+        return ((va, pte) for va, pte in self.entries(start, end) if pte & _PRESENT)
 
     def entries(self, start: int, end: int):
         """(va, pte) of every non-zero entry in [start, end): present or not (swap slots)."""
