@@ -11,9 +11,11 @@ Reads have no side effects (a debugger's view). Writes behave like a kernel's
 from __future__ import annotations
 
 from .errors import TranslationError
-from .mmu import PAGE_MASK, PAGE_SIZE
+from .mmu import PAGE_MASK, PAGE_SIZE, PfError
 from .ram import PhysicalMemory
 from .walk import Access, Walk, accessed_dirty_updates, walk
+
+_PROTECTION = int(PfError.P)
 
 
 def chunks(va: int, n: int):
@@ -43,10 +45,13 @@ def read_virt(ram: PhysicalMemory, cr3: int, va: int, n: int, user: bool = True)
 
 
 def write_virt(ram: PhysicalMemory, cr3: int, va: int, data: bytes, user: bool = True,
-               force: bool = False) -> None:
-    """Write ``data`` at ``va``. ``force`` writes read-only pages too (as a debugger does);
-    presence and the U/S bit are still checked. Nothing is written unless every page of the
-    range translates."""
+               force: bool = False, on_missing=None) -> list[int]:
+    """Write ``data`` at ``va``; returns the physical address written for each page.
+
+    ``force`` writes read-only pages too (as a debugger does); presence and the U/S bit are
+    still checked. ``on_missing(va)`` is asked to make a not-present page present (the OS
+    filling it in); when it returns True the page is walked again. Nothing is written unless
+    every page of the range translates."""
     data = bytes(data)
     if va < 0 or va + len(data) > 1 << 32:
         raise ValueError(f"write_virt: range {va:#x}+{len(data):#x} is outside the 32-bit "
@@ -55,7 +60,10 @@ def write_virt(ram: PhysicalMemory, cr3: int, va: int, data: bytes, user: bool =
     plan = []
     for chunk_va, size in chunks(va, len(data)):
         w = walk(ram.read_u32, cr3, chunk_va, access, user=user)
-        if w.fault:
+        if w.fault is not None and not w.fault.error_code & _PROTECTION and \
+                on_missing is not None and on_missing(chunk_va):
+            w = walk(ram.read_u32, cr3, chunk_va, access, user=user)
+        if w.fault is not None:
             raise TranslationError(w)
         plan.append((w, size))
     offset = 0
@@ -65,3 +73,4 @@ def write_virt(ram: PhysicalMemory, cr3: int, va: int, data: bytes, user: bool =
         # a forced write still dirties the page: mark it as the CPU marks a write
         for entry_pa, value in accessed_dirty_updates(w, write=True):
             ram.write_u32(entry_pa, value)
+    return [w.pa for w, _ in plan]

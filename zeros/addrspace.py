@@ -8,9 +8,8 @@ which is how the stack, the program break and every demand-zero region grow.
 from __future__ import annotations
 
 from emu.errors import TranslationError
-from emu.mmu import FRAME_MASK, PAGE_SIZE, PfError, Pte, page_down, page_up
-from emu.vmem import chunks, read_virt
-from emu.walk import Access, accessed_dirty_updates, walk
+from emu.mmu import FRAME_MASK, PAGE_SIZE, Pte, page_down, page_up
+from emu.vmem import read_virt, write_virt
 
 from .errors import MappingError
 from .frames import FrameAllocator
@@ -94,28 +93,21 @@ class AddressSpace:
         """Host write through the walk, faulting pages in as the kernel's copy_to_user would;
         read-only pages are written too (loading code). Marks code for re-translation.
         Nothing is written unless every page of the range can be."""
-        ram, frames = self.ram, self.frames
-        plan = []
-        for chunk_va, size in chunks(va, len(data)):
-            w = walk(ram.read_u32, self.cr3, chunk_va, Access.READ, user=True)
-            if w.fault is not None and not w.fault.error_code & PfError.P:
-                region = self.regions.find(chunk_va)
-                if region is None:
-                    raise MappingError(f"write: {chunk_va:#010x} is in no region of pid "
-                                       f"{self.pid}")
-                self.new_page(chunk_va, region)
-                w = walk(ram.read_u32, self.cr3, chunk_va, Access.READ, user=True)
-            if w.fault is not None:
-                raise MappingError(f"write: {chunk_va:#010x}: {w.fault.reason}")
-            plan.append((w, size))
-        offset = 0
-        for w, size in plan:
-            ram.write(w.pa, data[offset:offset + size])
-            offset += size
-            for entry_pa, value in accessed_dirty_updates(w, write=True):
-                ram.write_u32(entry_pa, value)
-            if frames.info(w.pa).executable:
-                frames.code_dirty = True
+        def fill_in(page_va: int) -> bool:
+            region = self.regions.find(page_va)
+            if region is None:
+                raise MappingError(f"write: {page_va:#010x} is in no region of pid {self.pid}")
+            self.new_page(page_va, region)
+            return True
+
+        try:
+            written = write_virt(self.ram, self.cr3, va, data, user=True, force=True,
+                                 on_missing=fill_in)
+        except TranslationError as error:
+            raise MappingError(f"write: {error}") from None
+        frames = self.frames
+        if any(frames.info(pa).executable for pa in written):
+            frames.code_dirty = True
 
     def read(self, va: int, n: int) -> bytes:
         """Host read through the walk, as ring 3 would read (pages must be present)."""

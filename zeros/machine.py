@@ -307,16 +307,19 @@ class Machine:
         """Write ``data`` at ``va`` in ``pid`` through the page walk. ``force`` also writes
         pages the guest may only read (a debugger's write, or loading code)."""
         proc = self.process(pid)
-        self._fault_in(proc, va, len(data), write=not force)
-        for page in range(page_down(va), page_up(va + len(data)), PAGE_SIZE):
-            pte = proc.space.tables.entry(page) if page < USER_TOP else 0
-            info = self.frames.info(pte & FRAME_MASK) if pte & Pte.P else None
-            if info is not None and info.executable:
-                self.frames.code_dirty = True
+        space = proc.space
+        if not space.tables.pd:
+            raise NoSuchProcess(pid)
         try:
-            write_virt(self.ram, proc.space.cr3, va, data, user=user, force=force)
+            written = write_virt(self.ram, space.cr3, va, data, user=user, force=force,
+                                 on_missing=lambda page: page < USER_TOP and
+                                 space.populate(page, write=not force))
         except TranslationError as error:
             raise AddressError(f"pid {pid}: {error}", error.walk) from None
+        except ValueError as error:
+            raise AddressError(f"pid {pid}: {error}") from None
+        if any(self.frames.info(pa).executable for pa in written):
+            self.frames.code_dirty = True
 
     def copy_from_user(self, proc: Process, va: int, n: int, user: bool = True) -> bytes:
         if not proc.space.tables.pd:
