@@ -350,6 +350,12 @@ class Cpu:
         self.set_reg(Reg.CR3, cr3)
         return self.uc.context_save()
 
+    def set_context_reg(self, ctx, reg: int, value: int) -> None:
+        """A general register of a saved context (never CRs or selectors: see the notes)."""
+        if reg not in _GP_INDEX:
+            raise CpuError("only general registers may be written into a saved context")
+        ctx.reg_write(reg, value & 0xFFFFFFFF)
+
     def save_context(self, ctx) -> None:
         self.uc.context_update(ctx)
 

@@ -11,11 +11,9 @@ Reads have no side effects (a debugger's view). Writes behave like a kernel's
 from __future__ import annotations
 
 from .errors import TranslationError
-from .mmu import PAGE_MASK, PAGE_SIZE, PfError
+from .mmu import PAGE_MASK, PAGE_SIZE
 from .ram import PhysicalMemory
 from .walk import Access, Walk, accessed_dirty_updates, walk
-
-_PROTECTION = int(PfError.P)
 
 
 def chunks(va: int, n: int):
@@ -45,27 +43,43 @@ def read_virt(ram: PhysicalMemory, cr3: int, va: int, n: int, user: bool = True)
 
 
 def write_virt(ram: PhysicalMemory, cr3: int, va: int, data: bytes, user: bool = True,
-               force: bool = False, on_missing=None) -> list[int]:
+               force: bool = False, on_fault=None) -> list[int]:
     """Write ``data`` at ``va``; returns the physical address written for each page.
 
     ``force`` writes read-only pages too (as a debugger does); presence and the U/S bit are
-    still checked. ``on_missing(va)`` is asked to make a not-present page present (the OS
-    filling it in); when it returns True the page is walked again. Nothing is written unless
-    every page of the range translates."""
+    still checked. ``on_fault(walk)`` is asked to resolve a fault the way the OS would for
+    the CPU (fill a page in, copy-on-write); when it returns True the page is walked again.
+
+    Nothing is written until one pass over the range finds every page present: bringing a
+    page in may send an earlier one out (a page file), and a walk made before that would
+    point at a frame that is no longer this page's. A range that cannot be present all at
+    once (larger than RAM) is then written page by page.
+    """
     data = bytes(data)
     if va < 0 or va + len(data) > 1 << 32:
         raise ValueError(f"write_virt: range {va:#x}+{len(data):#x} is outside the 32-bit "
                          f"address space")
     access = Access.READ if force else Access.WRITE
-    plan = []
-    for chunk_va, size in chunks(va, len(data)):
-        w = walk(ram.read_u32, cr3, chunk_va, access, user=user)
-        if w.fault is not None and not w.fault.error_code & _PROTECTION and \
-                on_missing is not None and on_missing(chunk_va):
+    for _ in range(3):
+        plan, brought_in = [], False
+        for chunk_va, size in chunks(va, len(data)):
             w = walk(ram.read_u32, cr3, chunk_va, access, user=user)
-        if w.fault is not None:
-            raise TranslationError(w)
-        plan.append((w, size))
+            if w.fault is not None and on_fault is not None and on_fault(w):
+                brought_in = True
+                w = walk(ram.read_u32, cr3, chunk_va, access, user=user)
+            if w.fault is not None:
+                raise TranslationError(w)
+            plan.append((w, size))
+        if not brought_in:
+            break
+    else:
+        if len(plan) > 1:  # it does not stay resident as a whole: one page at a time
+            written, offset = [], 0
+            for chunk_va, size in chunks(va, len(data)):
+                written += write_virt(ram, cr3, chunk_va, data[offset:offset + size], user,
+                                      force, on_fault)
+                offset += size
+            return written
     offset = 0
     for w, size in plan:
         ram.write(w.pa, data[offset:offset + size])

@@ -1,8 +1,13 @@
 """A process's virtual address space: its page tables and its regions.
 
 Regions say what may be mapped where; page tables say what is mapped now. A page that a
-region allows but that is not present yet arrives through a page fault (:meth:`populate`),
-which is how the stack, the program break and every demand-zero region grow.
+region allows but that is not present yet arrives through a page fault (``zeros.vm``), which
+is how the stack, the program break, mmap and every demand-zero region grow.
+
+Every mapping goes through :meth:`map_new` or :meth:`map_frame` and every removal through
+:meth:`unmap`, so each frame knows who maps it (its reverse map) and is freed with the last
+holder. A page sent to the page file leaves a swap entry: not present, bit 10 set, the slot
+number in bits 31:12.
 """
 
 from __future__ import annotations
@@ -17,14 +22,20 @@ from .layout import USER_MIN, USER_TOP
 from .pagetable import PageTables
 from .regions import Prot, Region, RegionMap
 
-
-_PRESENT, _USER, _WRITABLE = int(Pte.P), int(Pte.US), int(Pte.RW)
+_PRESENT, _USER, _WRITABLE, _ACCESSED = int(Pte.P), int(Pte.US), int(Pte.RW), int(Pte.A)
+SWAP_MARK = int(Pte.AVL1)  # in a not-present PTE: the page is in the page file
 
 
 def pte_flags(prot: Prot) -> int:
     """User PTE flags for a protection: x86 pages are always readable and executable once
-    present, so only U/S and R/W are set here (PROT_NONE pages are never made present)."""
+    present, so only U/S and R/W say anything; a PROT_NONE page keeps its frame but not U/S."""
+    if not prot:
+        return 0
     return _USER | (_WRITABLE if prot & Prot.WRITE else 0)
+
+
+def is_swap_entry(pte: int) -> bool:
+    return bool(pte) and not pte & _PRESENT and bool(pte & SWAP_MARK)
 
 
 class AddressSpace:
@@ -39,7 +50,12 @@ class AddressSpace:
         self.minor_faults = 0
         self.major_faults = 0
         self.resident = 0  # present user pages, kept as pages are mapped and unmapped
+        self.swapped = 0  # pages in the page file
+        self.commit_charge = 0  # bytes of committed private memory (the Windows family)
+        self.reservations: dict[int, int] = {}  # VirtualAlloc reservations: base -> end
         self.tlb_dirty = False  # an entry was downgraded: flush before this space runs again
+        self.on_swap_release = None  # callable(slot): a swap entry went away
+        self.resolver = None  # callable(space, va, write, present) -> bool: zeros.vm
 
     @property
     def cr3(self) -> int:
@@ -60,49 +76,118 @@ class AddressSpace:
     def find(self, va: int) -> Region | None:
         return self.regions.find(va)
 
-    # -- pages ---------------------------------------------------------------------------
+    def carve(self, start: int, end: int) -> list[Region]:
+        """The regions inside [start, end), split at start and end where they cross them."""
+        for at in (start, end):
+            region = self.regions.find(at)
+            if region is not None and region.start < at:
+                self.regions.split(region, at)
+        return self.regions.overlapping(start, end)
 
-    def new_page(self, va: int, region: Region) -> int:
-        """Map a fresh zeroed frame at ``va`` for ``region``; returns its physical address."""
+    # -- mapping primitives --------------------------------------------------------------
+
+    def map_new(self, va: int, region: Region, flags: int | None = None,
+                content: bytes | None = None) -> int:
+        """Map a fresh frame (zeroed, or holding ``content``) at ``va``; returns its address."""
         pa = self.frames.alloc(self.pid, "page", region.name or region.kind,
-                               executable=bool(region.prot & Prot.EXEC))
-        self.tables.map_page(page_down(va), pa, pte_flags(region.prot))
-        self.resident += 1
+                               zero=content is None, executable=bool(region.prot & Prot.EXEC))
+        if content is not None:
+            self.ram.write(pa, content)
+        self._map(va, pa, pte_flags(region.prot) if flags is None else flags, new=True)
         return pa
 
+    def map_frame(self, va: int, pa: int, flags: int) -> None:
+        """Map a frame that has other holders (shared memory, a file's page, a COW page)."""
+        self._map(va, pa, flags, new=False)
+
+    def _map(self, va: int, pa: int, flags: int, new: bool) -> None:
+        va = page_down(va)
+        old = self.tables.entry(va)
+        if is_swap_entry(old):  # the page came back from the page file
+            self.tables.unmap_page(va)
+            self.swapped -= 1
+            if self.on_swap_release is not None:
+                self.on_swap_release(old >> 12)
+        self.tables.map_page(va, pa, flags | _ACCESSED)  # young: the access is about to come
+        self.frames.mapped(pa, self, va, new)
+        self.resident += 1
+
+    def new_page(self, va: int, region: Region) -> int:
+        return self.map_new(va, region)
+
+    def set_flags(self, va: int, flags: int) -> None:
+        """Change the rights of a present page (R/W, U/S); the frame stays."""
+        pte = self.tables.entry(va)
+        if not pte & _PRESENT:
+            return
+        new = (pte & ~(_WRITABLE | _USER)) | flags
+        if new != pte:
+            self.tables.set_entry(va, new)
+            if pte & ~new & (_WRITABLE | _USER):
+                self.tlb_dirty = True
+
     def populate(self, va: int, write: bool) -> bool:
-        """Resolve a not-present fault at ``va`` if a region allows the access."""
+        """Resolve a not-present fault at ``va`` with a zeroed page, if a region of the
+        simple kind allows it (the full resolver, files and sharing included, is zeros.vm)."""
         region = self.regions.find(va)
-        if region is None or not region.demand:
+        if region is None or not region.demand or region.extra.get("backing") is not None:
             return False
         if write and not region.prot & Prot.WRITE:
             return False
         if not region.prot & (Prot.READ | Prot.WRITE | Prot.EXEC):
             return False
-        self.new_page(va, region)
+        if self.tables.entry(va) & _PRESENT:
+            return True
+        self.map_new(va, region)
         self.minor_faults += 1
         return True
 
     def fill(self, start: int, end: int, region: Region) -> None:
-        """Make every page of [start, end) present now (zeroed unless already there)."""
+        """Map a zeroed page at every page of [start, end) that has nothing yet (a page in
+        the page file is left there)."""
         for va in range(page_down(start), page_up(end), PAGE_SIZE):
-            if not self.tables.entry(va) & _PRESENT:
-                self.new_page(va, region)
+            if not self.tables.entry(va):
+                self.map_new(va, region)
+
+    def unmap(self, start: int, end: int) -> int:
+        """Remove every page in [start, end) from the page tables; returns how many."""
+        count = 0
+        frames = self.frames
+        for va, pte in list(self.tables.entries(start, end)):
+            self.tables.unmap_page(va)
+            if pte & _PRESENT:
+                frames.unmapped(pte & FRAME_MASK, self, va)
+                self.resident -= 1
+            elif is_swap_entry(pte):
+                self.swapped -= 1
+                if self.on_swap_release is not None:
+                    self.on_swap_release(pte >> 12)
+            count += 1
+        if count:
+            self.tlb_dirty = True
+        return count
+
+    # -- host access ---------------------------------------------------------------------
 
     def write(self, va: int, data: bytes) -> None:
         """Host write through the walk, faulting pages in as the kernel's copy_to_user would;
         read-only pages are written too (loading code). Marks code for re-translation.
         Nothing is written unless every page of the range can be."""
-        def fill_in(page_va: int) -> bool:
-            region = self.regions.find(page_va)
+        def bring_in(w) -> bool:
+            page = page_down(w.va)
+            region = self.regions.find(page)
             if region is None:
-                raise MappingError(f"write: {page_va:#010x} is in no region of pid {self.pid}")
-            self.new_page(page_va, region)
-            return True
+                raise MappingError(f"write: {page:#010x} is in no region of pid {self.pid}")
+            if self.resolver is not None and self.resolver(self, page, False, False):
+                return True
+            if not self.tables.entry(page):  # a region that does not fill itself in
+                self.map_new(page, region)
+                return True
+            return False
 
         try:
             written = write_virt(self.ram, self.cr3, va, data, user=True, force=True,
-                                 on_missing=fill_in)
+                                 on_fault=bring_in)
         except TranslationError as error:
             raise MappingError(f"write: {error}") from None
         frames = self.frames
@@ -116,22 +201,14 @@ class AddressSpace:
         except TranslationError as error:
             raise MappingError(str(error)) from None
 
-    def unmap(self, start: int, end: int) -> int:
-        """Remove every page in [start, end) from the page tables; returns how many."""
-        count = 0
-        for va, pte in list(self.tables.entries(start, end)):
-            self.tables.unmap_page(va)
-            if pte & _PRESENT:
-                self.frames.release(pte & FRAME_MASK)
-                self.resident -= 1
-            count += 1
-        if count:
-            self.tlb_dirty = True
-        return count
+    # -- lifetime ------------------------------------------------------------------------
 
     def remove_region(self, region: Region) -> None:
         self.unmap(region.start, region.end)
         self.regions.remove(region)
+        backing = region.extra.get("backing")
+        if backing is not None:
+            backing.unmapped_region(region)
 
     def destroy(self) -> None:
         """Give back every frame: pages, page tables, the page directory."""

@@ -59,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
                                      "files), each as its own process")
     run.add_argument("programs", nargs="+", metavar="PROGRAM")
     run.add_argument("--ram", default="128M", help="physical RAM size (default 128M)")
+    run.add_argument("--page-file", default=None, metavar="SIZE",
+                     help="page file size (default 4 x RAM, 0 for none)")
+    run.add_argument("--root", default=None, metavar="DIR",
+                     help="the directory guests open files in (default: the current one)")
     run.add_argument("--timeout", type=float, default=30.0,
                      help="wall-time budget in seconds, 0 for none (default 30)")
     run.add_argument("--max-instructions", type=int, default=None, metavar="N",
@@ -85,7 +89,7 @@ def cmd_run(args) -> int:
         raise ValueError("--timeout must be 0 (no limit) or more")
     if args.max_instructions is not None and args.max_instructions <= 0:
         raise ValueError("--max-instructions must be positive")
-    machine = Machine(ram_size=args.ram)
+    machine = Machine(ram_size=args.ram, page_file=args.page_file, root=args.root)
     try:
         for path in args.programs:
             machine.spawn(path)

@@ -7,7 +7,7 @@ Every frame is accounted for: page directories and page tables count like data p
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from emu.mmu import PAGE_SHIFT, PAGE_SIZE
 from emu.ram import PhysicalMemory
@@ -24,8 +24,9 @@ class Frame:
     owner: int  # pid, or KERNEL
     kind: str  # "pagedir", "pagetable", "page", "kernel", "gdt", "reserved"
     label: str = ""  # the region for pages: "[stack]", "heap 1", "/path/prog"
-    refs: int = 1  # mappings of this frame (more than one for shared frames)
+    refs: int = 1  # holders: each mapping, and the memory object (file, shared) it is in
     executable: bool = False  # mapped where code may run: its translations must be dropped
+    rmap: list = field(default_factory=list)  # (address space, va) of every mapping
 
 
 class FrameAllocator:
@@ -69,16 +70,33 @@ class FrameAllocator:
         self._frames[number] = None
         self._free.append(number)
 
-    def share(self, pa: int) -> None:
-        """One more mapping of a frame in use."""
+    def hold(self, pa: int) -> None:
+        """One more holder of a frame in use."""
         self._frames[pa >> PAGE_SHIFT].refs += 1
 
     def release(self, pa: int) -> None:
-        """One mapping less; the frame is freed with the last one."""
+        """One holder less; the frame is freed with the last one."""
         frame = self._frames[pa >> PAGE_SHIFT]
         frame.refs -= 1
         if frame.refs <= 0:
             self.free(pa)
+
+    def mapped(self, pa: int, space, va: int, new: bool = False) -> None:
+        """Record a mapping of ``pa`` at ``va`` in ``space``. ``new``: the frame was just
+        allocated for this mapping, whose reference it already counts."""
+        frame = self._frames[pa >> PAGE_SHIFT]
+        if not new:
+            frame.refs += 1
+        frame.rmap.append((space, va))
+
+    def unmapped(self, pa: int, space, va: int) -> None:
+        """Forget a mapping and release its reference."""
+        frame = self._frames[pa >> PAGE_SHIFT]
+        try:
+            frame.rmap.remove((space, va))
+        except ValueError:
+            pass
+        self.release(pa)
 
     def info(self, pa: int) -> Frame | None:
         number = pa >> PAGE_SHIFT

@@ -1,4 +1,4 @@
-"""The machine: RAM, the CPU, the kernel, processes, and the scheduler that runs them.
+"""The machine: RAM, the CPU, the kernel, and everything built on them, behind one object.
 
 ::
 
@@ -7,47 +7,48 @@
     results = m.run(timeout=5)
     results[pid].stdout    # b"Hello, world!\\n"
 
-Scheduling is round-robin. With one runnable process it runs until it stops by itself or the
-budget runs out; with several, each gets a time slice (``emu_start``'s timeout, no hook) or,
-when an instruction budget is given, an instruction slice (Unicorn counts with a hook of its
-own, about ten times slower: only when asked).
+Parts: ``cpu``, ``ram``, ``frames``, ``kernel``; ``table`` (processes), ``scheduler``,
+``syscalls``, ``traps``; ``vm`` (fault resolution, memory objects), ``pagefile``, ``vdso``;
+``linux`` (mmap family), ``windows`` (VirtualAlloc family), ``memory_manager`` (ZerOS).
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import time
 from typing import Callable
 
-from emu.cpu import Cpu, Reg
-from emu.errors import EmulationError, TranslationError
-from emu.mmu import FRAME_MASK, PAGE_SIZE, Pte, page_down, page_up
+from emu.cpu import Cpu
+from emu.errors import TranslationError
+from emu.mmu import PAGE_SIZE, Pte
 from emu.ram import PhysicalMemory
-from emu.vmem import read_virt, write_virt
+from emu.vmem import chunks, read_virt, write_virt
 from emu.walk import Access, Walk, walk
 
 from . import linux
 from .addrspace import AddressSpace
-from .errors import AddressError, NoSuchProcess, OutOfMemory, ProgramError, ZerosError
+from .errors import AddressError, NoSuchProcess, OutOfMemory, ZerosError
 from .frames import FrameAllocator
 from .kernel import Kernel
 from .layout import USER_TOP
-from .loader import build_stack, map_image, read_program
-from .process import EXITED, KILLED, READY, Fault, Process, ProcessResult
+from .pagefile import PageFile
+from .process import Process, ProcessResult
+from .processes import EXPLOIT_PID, ProcessTable
+from .scheduler import Scheduler
 from .syscalls import Syscalls
-from .zeros_syscalls import register_zeros_syscalls
 from .traps import Traps
-
-log = logging.getLogger("zeros")
+from .vdso import Vdso
+from .vm import VirtualMemory
+from .vm_linux import LinuxMemory, register_linux_syscalls
+from .vm_windows import WindowsMemory, register_windows_syscalls
+from .zeros_syscalls import register_zeros_syscalls
 
 DEFAULT_RAM = 128 << 20
 MIN_RAM = 1 << 20
 MAX_RAM = 1 << 30
 DEFAULT_TIMEOUT = 30.0  # seconds of wall time for one run()
-QUANTUM_US = 10_000  # time slice when several processes are runnable
-QUANTUM_INSTRUCTIONS = 1_000_000  # instruction slice, when an instruction budget is set
-EXPLOIT_PID = 10000  # reserved for the ZerOS KernelMemory program
+_PRESENT = int(Pte.P)
+
+__all__ = ["Machine", "parse_size", "EXPLOIT_PID"]
 
 
 def parse_size(text: str | int) -> int:
@@ -64,31 +65,53 @@ def parse_size(text: str | int) -> int:
 
 
 class Machine:
-    def __init__(self, ram_size: int | str = DEFAULT_RAM, direct_state: bool = True):
-        """``direct_state=False`` keeps every register access behind Unicorn's API (slower;
+    def __init__(self, ram_size: int | str = DEFAULT_RAM, direct_state: bool = True,
+                 page_file: int | str | None = None, root: str | None = None):
+        """``page_file``: bytes of page file (default 4x RAM, 0 for none). ``root``: the
+        directory guests' open() sees (default: the current directory).
+        ``direct_state=False`` keeps every register access behind Unicorn's API (slower;
         for comparing the two paths, see emu.cpu)."""
         ram_size = parse_size(ram_size)
         if not MIN_RAM <= ram_size <= MAX_RAM or ram_size % PAGE_SIZE:
-            raise ZerosError(f"RAM size of {ram_size} bytes is not possible: it must be a multiple "
-                             f"of 4 KiB between 1 MiB and 1 GiB")
+            raise ZerosError(f"RAM size of {ram_size} bytes is not possible: it must be a "
+                             f"multiple of 4 KiB between 1 MiB and 1 GiB")
+        page_file = 4 * ram_size if page_file is None else parse_size(page_file)
+        if page_file < 0:
+            raise ZerosError(f"page file size {page_file} is negative")
+        self.root = os.path.abspath(root or os.getcwd())
+        if not os.path.isdir(self.root):
+            raise ZerosError(f"root {self.root} is not a directory")
         self.ram = PhysicalMemory(ram_size)
         self.cpu = Cpu(self.ram, direct_state=direct_state)
         self.frames = FrameAllocator(self.ram)
         self.kernel = Kernel(self.cpu, self.frames)
-        self.processes: dict[int, Process] = {}
-        self.current: Process | None = None
+        self.table = ProcessTable(self)
+        self.scheduler = Scheduler(self)
+        self.vm = VirtualMemory(self)
+        self.pagefile = PageFile(self, page_file)
+        self.vdso = Vdso(self)
+        self.linux = LinuxMemory(self)
+        self.windows = WindowsMemory(self)
         self.syscalls = Syscalls(self)
         register_zeros_syscalls(self)
+        register_linux_syscalls(self)
+        register_windows_syscalls(self)
         self.traps = Traps(self)
         self.cpu.syscall_handler = self.syscalls.dispatch
         self.cpu.trap_handler = self.traps.handle
         self.breakpoint_handlers: list[Callable[[Process], None]] = []
         self.on_output: Callable[[Process, int, bytes], None] | None = None
         self._memory_manager = None  # made on first use: it maps PID 10000's 1 MiB heap
-        self._next_pid = 1
-        self._loaded: Process | None = None  # whose context is in the CPU
-        self._last_run_pid = 0
-        self._switch = False
+
+    # -- parts ---------------------------------------------------------------------------
+
+    @property
+    def processes(self) -> dict[int, Process]:
+        return self.table.processes
+
+    @property
+    def current(self) -> Process | None:
+        return self.scheduler.current
 
     @property
     def memory_manager(self):
@@ -109,81 +132,28 @@ class Machine:
 
         return ps_text(ps_data(self, pid, everything), long)
 
-    # -- processes -----------------------------------------------------------------------
-
-    def new_pid(self) -> int:
-        pid = self._next_pid
-        while pid in self.processes or pid == EXPLOIT_PID:
-            pid += 1
-        self._next_pid = pid + 1
-        return pid
-
     def new_address_space(self, pid: int) -> AddressSpace:
-        return AddressSpace(self.frames, pid, self.kernel.kernel_pdes)
+        space = AddressSpace(self.frames, pid, self.kernel.kernel_pdes)
+        space.on_swap_release = self.pagefile.release
+        space.resolver = self.vm.resolve
+        return space
+
+    # -- processes -----------------------------------------------------------------------
 
     def spawn(self, program, name: str | None = None, argv: list[str] | None = None,
               env: list[str] | None = None) -> int:
         """Load a program (a path, bytes of an ELF file or of assembly text, or an Image)
         into a new process; returns its pid. Raises ProgramError or OutOfMemory."""
-        image, source = read_program(program)
-        pid = self.new_pid()
-        if name is None:
-            base = os.path.basename(source)
-            name = os.path.splitext(base)[0] if source != "<bytes>" else f"Program-{pid}"
-        space = self.new_address_space(pid)
-        try:
-            map_image(space, image, source)
-            esp = build_stack(space, argv or [name], env or [], image.entry)
-        except (ProgramError, OutOfMemory, ZerosError) as error:
-            space.destroy()
-            if isinstance(error, OutOfMemory):
-                raise OutOfMemory(f"RAM too small to load {source}: {error}") from None
-            raise
-        proc = Process(pid, name, source, space)
-        proc.context = self.cpu.new_user_context(image.entry, esp, space.cr3)
-        proc.eip = image.entry
-        self._loaded = None  # new_user_context used the CPU
-        self.processes[pid] = proc
-        return pid
+        return self.table.spawn(program, name, argv, env)
 
     def process(self, pid: int) -> Process:
-        try:
-            return self.processes[pid]
-        except KeyError:
-            raise NoSuchProcess(pid) from None
+        return self.table.get(pid)
 
     def exit_process(self, proc: Process, status: int) -> None:
-        proc.state, proc.exit_code = EXITED, status
-        self._stop_if_running(proc)
-        self._reap_unless_running(proc)
+        self.table.exit(proc, status)
 
-    def kill(self, proc: Process, signal: int, message: str, fault: Fault | None = None) -> None:
-        proc.state, proc.signal, proc.exit_code = KILLED, signal, 128 + signal
-        proc.message, proc.fault = message, fault
-        if fault is None:
-            log.info("pid %d (%s) %s", proc.pid, proc.name, message)
-        self._stop_if_running(proc)
-        self._reap_unless_running(proc)
-
-    def _stop_if_running(self, proc: Process) -> None:
-        if self.current is proc:
-            self.cpu.stop()
-
-    def _reap_unless_running(self, proc: Process) -> None:
-        if self.current is not proc:
-            self._reap(proc)
-
-    def _reap(self, proc: Process) -> None:
-        """Give back every frame of a finished process (its CPU state is dropped)."""
-        if proc.space.tables.pd:
-            proc.space.destroy()
-        proc.context = None
-        if self._memory_manager is not None:
-            self._memory_manager.process_ended(proc.pid)
-        if self._loaded is proc:
-            self._loaded = None
-
-    # -- output --------------------------------------------------------------------------
+    def kill(self, proc: Process, signal: int, message: str, fault=None) -> None:
+        self.table.kill(proc, signal, message, fault)
 
     def emit_output(self, proc: Process, fd: int, data: bytes) -> None:
         (proc.stdout if fd == 1 else proc.stderr).extend(data)
@@ -192,84 +162,32 @@ class Machine:
 
     # -- running -------------------------------------------------------------------------
 
+    def run(self, max_instructions: int | None = None,
+            timeout: float | None = DEFAULT_TIMEOUT) -> dict[int, ProcessResult]:
+        """Run every runnable process until all have stopped, a budget runs out (processes
+        still alive are then stopped) or a breakpoint handler calls :meth:`pause`; returns
+        a result for every process."""
+        why = self.scheduler.run(max_instructions, timeout)
+        if why:
+            for proc in [p for p in self.processes.values() if p.alive and p.path]:
+                self.kill(proc, linux.SIGKILL, why)
+        return self.results()
+
+    def pause(self) -> None:
+        """From a breakpoint handler: make run() return after this slice."""
+        self.scheduler.pause()
+
     def request_switch(self) -> None:
-        """End the current slice after this syscall (sched_yield), if anyone else can run."""
-        if sum(1 for p in self.processes.values() if p.alive and p.context) > 1:
-            self._switch = True
-            self.cpu.stop()
+        self.scheduler.request_switch()
 
     def after_kernel_entry(self, proc: Process) -> None:
         """Before returning to the guest: drop stale translations the kernel made."""
         if self.frames.code_dirty:
             self.cpu.flush_code()
             self.frames.code_dirty = False
-        if proc.space.tlb_dirty and self._loaded is proc:
+        if proc.space.tlb_dirty and self.scheduler.loaded is proc:
             self.cpu.flush_tlb()
             proc.space.tlb_dirty = False
-
-    def runnable(self) -> list[Process]:
-        return [p for p in self.processes.values() if p.alive and p.context is not None]
-
-    def run(self, max_instructions: int | None = None,
-            timeout: float | None = DEFAULT_TIMEOUT) -> dict[int, ProcessResult]:
-        """Run every runnable process until all have stopped or a budget runs out; returns
-        a result for every process (processes still runnable after a budget are stopped)."""
-        deadline = None if not timeout else time.monotonic() + timeout
-        insn_left = max_instructions
-        budget_message = ""
-        while True:
-            ready = self.runnable()
-            if not ready:
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                budget_message = f"stopped: time budget of {timeout:g} s exhausted"
-                break
-            if insn_left is not None and insn_left <= 0:
-                budget_message = (f"stopped: instruction budget of {max_instructions} "
-                                  f"exhausted")
-                break
-            proc = self._pick(ready)
-            timeout_us = QUANTUM_US if len(ready) > 1 else 0
-            if deadline is not None:
-                left_us = max(int((deadline - time.monotonic()) * 1e6), 1)
-                timeout_us = min(timeout_us, left_us) if timeout_us else left_us
-            count = 0
-            if insn_left is not None:
-                count = min(QUANTUM_INSTRUCTIONS, insn_left) if len(ready) > 1 else insn_left
-            self._run_slice(proc, timeout_us, count)
-            if count and not self._switch and proc.alive:
-                insn_left -= count
-        for proc in self.runnable():
-            self.kill(proc, linux.SIGKILL, budget_message)
-        return self.results()
-
-    def _pick(self, ready: list[Process]) -> Process:
-        after = [p for p in ready if p.pid > self._last_run_pid]
-        proc = after[0] if after else ready[0]
-        self._last_run_pid = proc.pid
-        return proc
-
-    def _run_slice(self, proc: Process, timeout_us: int, count: int) -> None:
-        cpu = self.cpu
-        if self._loaded is not proc or proc.space.tlb_dirty:
-            cpu.load_context(proc.context, proc.space.cr3)
-            proc.space.tlb_dirty = False
-            self._loaded = proc
-        if self.frames.code_dirty:
-            cpu.flush_code()
-            self.frames.code_dirty = False
-        self.current, self._switch = proc, False
-        try:
-            cpu.run(proc.eip, timeout_us, count)
-        except EmulationError as error:
-            self.kill(proc, linux.SIGKILL, f"killed: the emulator stopped: {error}")
-        finally:
-            self.current = None
-        if proc.alive:
-            cpu.save_context(proc.context)
-            proc.eip = cpu.reg(Reg.EIP)
-        else:
-            self._reap(proc)
 
     def results(self) -> dict[int, ProcessResult]:
         return {pid: ProcessResult(pid, p.name, p.state, p.exit_code, p.signal,
@@ -299,21 +217,20 @@ class Machine:
 
     def read_virt(self, pid: int, va: int, n: int, user: bool = True) -> bytes:
         """Bytes at ``va`` in ``pid``, through the page walk; pages a region allows but that
-        were never touched are faulted in first, as the kernel's copy_from_user does."""
+        were never touched (or are in the page file) come in first, as the kernel's
+        copy_from_user brings them."""
         return self.copy_from_user(self.process(pid), va, n, user)
 
     def write_virt(self, pid: int, va: int, data: bytes, user: bool = True,
                    force: bool = False) -> None:
         """Write ``data`` at ``va`` in ``pid`` through the page walk. ``force`` also writes
         pages the guest may only read (a debugger's write, or loading code)."""
-        proc = self.process(pid)
-        space = proc.space
+        space = self.process(pid).space
         if not space.tables.pd:
             raise NoSuchProcess(pid)
         try:
             written = write_virt(self.ram, space.cr3, va, data, user=user, force=force,
-                                 on_missing=lambda page: page < USER_TOP and
-                                 space.populate(page, write=not force))
+                                 on_fault=lambda w: self._fault(space, w.va, not force))
         except TranslationError as error:
             raise AddressError(f"pid {pid}: {error}", error.walk) from None
         except ValueError as error:
@@ -322,32 +239,42 @@ class Machine:
             self.frames.code_dirty = True
 
     def copy_from_user(self, proc: Process, va: int, n: int, user: bool = True) -> bytes:
-        if not proc.space.tables.pd:
-            raise NoSuchProcess(proc.pid)
-        self._fault_in(proc, va, n, write=False)
-        try:
-            return read_virt(self.ram, proc.space.cr3, va, n, user=user)
-        except TranslationError as error:
-            raise AddressError(f"pid {proc.pid}: {error}", error.walk) from None
-        except ValueError as error:
-            raise AddressError(f"pid {proc.pid}: {error}") from None
-
-    def _fault_in(self, proc: Process, va: int, n: int, write: bool) -> None:
-        """Populate the not-present pages of [va, va+n) that a region would fault in."""
-        if n <= 0:
-            return
+        """Read page by page, bringing each page in first if a region allows it (a later
+        page may send an earlier one to the page file: each is read while it is there)."""
         space = proc.space
-        for page in range(page_down(va), min(page_up(va + n), USER_TOP), PAGE_SIZE):
-            if page < USER_TOP and not space.tables.entry(page) & Pte.P:
-                space.populate(page, write)
+        if not space.tables.pd:
+            raise NoSuchProcess(proc.pid)
+        if n < 0 or va < 0 or va + n > 1 << 32:
+            raise AddressError(f"pid {proc.pid}: range {va:#x}+{n:#x} is outside the "
+                               f"address space")
+        out = bytearray()
+        for chunk_va, size in chunks(va, n):
+            for attempt in range(3):
+                try:
+                    out += read_virt(self.ram, space.cr3, chunk_va, size, user=user)
+                    break
+                except TranslationError as error:
+                    if attempt == 2 or not self._fault(space, chunk_va, False):
+                        raise AddressError(f"pid {proc.pid}: {error}", error.walk) from None
+        return bytes(out)
+
+    def _fault(self, space: AddressSpace, va: int, write: bool) -> bool:
+        if va >= USER_TOP:
+            return False
+        try:
+            return self.vm.resolve(space, va, write, present=bool(
+                space.tables.entry(va) & _PRESENT))
+        except OutOfMemory:
+            return False
 
     # -- lifetime ------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Release the CPU and RAM now rather than at garbage collection."""
+        """Release the CPU, RAM and page file now rather than at garbage collection."""
         if self.cpu is not None:
             self.cpu.close()
             self.cpu = None
+            self.pagefile.close()
             self.ram.close()
 
     def __enter__(self) -> "Machine":

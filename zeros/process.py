@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from .addrspace import AddressSpace
 
-READY, EXITED, KILLED = "ready", "exited", "killed"
+READY, EXITED, KILLED, WAITING = "ready", "exited", "killed", "waiting"
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,18 @@ class Process:
     stderr: bytearray = field(default_factory=bytearray)
     syscalls: int = 0
     eip: int = 0
+    files: object = None  # zeros.files.FileTable
+    alarms: list = field(default_factory=list)  # Windows guard pages that went off
+    parent: int = 0  # the pid that forked this one
+    waiting_for: tuple | None = None  # (pid wanted or -1, status pointer) while in waitpid
+    reaped: bool = False  # a parent collected its status with waitpid
 
     @property
     def alive(self) -> bool:
+        return self.state in (READY, WAITING)
+
+    @property
+    def runnable(self) -> bool:
         return self.state == READY
 
 

@@ -92,6 +92,25 @@ class RegionMap:
         del self._starts[i]
         del self._regions[i]
 
+    def split(self, region: Region, at: int) -> Region:
+        """Cut ``region`` at ``at``: it keeps [start, at); a new region gets [at, end), with
+        the same attributes (a file offset moves along)."""
+        if not region.start < at < region.end or at % 0x1000:
+            raise MappingError(f"cannot split {region!r} at {at:#x}")
+        extra = dict(region.extra)
+        if "offset" in extra:
+            extra["offset"] += at - region.start
+        right = Region(at, region.end, region.prot, region.kind, region.name, region.demand,
+                       region.grows_down, extra)
+        region.end = at
+        i = self._regions.index(region) + 1
+        self._starts.insert(i, at)
+        self._regions.insert(i, right)
+        backing = extra.get("backing")
+        if backing is not None:
+            backing.mapped_region()
+        return right
+
     def resize(self, region: Region, start: int, end: int) -> None:
         """Move a region's bounds; refuses to overlap a neighbour."""
         clash = [r for r in self.overlapping(start, end) if r is not region]

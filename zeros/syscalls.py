@@ -11,7 +11,8 @@ from emu.cpu import Reg
 from emu.mmu import page_up
 
 from . import linux, sysno
-from .errors import AddressError, MappingError
+from .errors import AddressError, MappingError, OutOfMemory
+from .files import FileError
 from .layout import BRK_MAX
 from .process import Process
 from .regions import Prot
@@ -37,6 +38,8 @@ class Syscalls:
         self.register(sysno.SYS_getpid, self.sys_getpid)
         self.register(sysno.SYS_brk, self.sys_brk)
         self.register(sysno.SYS_sched_yield, self.sys_sched_yield)
+        self.register(sysno.SYS_fork, self.sys_fork)
+        self.register(sysno.SYS_waitpid, self.sys_waitpid)
 
     def register(self, number: int, handler: Handler) -> None:
         self.table[number] = handler
@@ -54,6 +57,8 @@ class Syscalls:
             cpu.set_result(result)
         if machine.frames.code_dirty or proc.space.tlb_dirty:
             machine.after_kernel_entry(proc)
+        if machine.scheduler.slice_over():
+            machine.scheduler.preempt_if_due()
 
     def unknown(self, proc: Process, number: int) -> int:
         level = logging.DEBUG if (proc.pid, number) in self._warned else logging.WARNING
@@ -72,17 +77,49 @@ class Syscalls:
     def sys_getpid(self, proc: Process) -> int:
         return proc.pid
 
+    def user_string(self, proc: Process, va: int, limit: int = 4096) -> str:
+        """A NUL-terminated UTF-8 string of the guest (AddressError, ValueError if too long,
+        UnicodeDecodeError)."""
+        out = b""
+        while len(out) < limit:
+            at = va + len(out)
+            chunk = self.machine.copy_from_user(proc, at, min(256, 0x1000 - (at & 0xFFF)))
+            end = chunk.find(b"\0")
+            if end >= 0:
+                return (out + chunk[:end]).decode()
+            out += chunk
+        raise ValueError("string too long")
+
     def sys_write(self, proc: Process) -> int:
         fd, buf, count = self.cpu.syscall_args()[:3]
-        if fd not in (1, 2):
+        if fd not in (1, 2) and (proc.files is None or fd not in proc.files.files):
             return -linux.EBADF
         count = min(count, MAX_WRITE)
         try:
             data = self.machine.copy_from_user(proc, buf, count)
         except AddressError:
             return -linux.EFAULT
-        self.machine.emit_output(proc, fd, data)
-        return len(data)
+        if fd in (1, 2):
+            self.machine.emit_output(proc, fd, data)
+            return len(data)
+        try:
+            return proc.files.write(fd, data)
+        except FileError as error:
+            return -error.errno
+
+    def sys_fork(self, proc: Process) -> int:
+        try:
+            return self.machine.table.fork(proc)
+        except OutOfMemory:
+            return -linux.ENOMEM
+
+    def sys_waitpid(self, proc: Process) -> int | None:
+        pid, status_va, options = self.cpu.syscall_args()[:3]
+        pid = pid - (1 << 32) if pid & 0x80000000 else pid
+        try:
+            return self.machine.table.waitpid(proc, pid, status_va, options)
+        except AddressError:
+            return -linux.EFAULT
 
     def sys_sched_yield(self, proc: Process) -> int:
         self.machine.request_switch()

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 class Traps:
     def __init__(self, machine: "Machine"):
         self.machine = machine
-        self.resolvers = [self.demand_zero]  # page-fault resolvers, tried in order
+        self.resolvers = [self.virtual_memory]  # page-fault resolvers, tried in order
 
     def handle(self, trap: Trap) -> None:
         """The CPU's trap handler."""
@@ -32,6 +32,8 @@ class Traps:
                 for resolve in self.resolvers:
                     if resolve(proc, trap):
                         machine.after_kernel_entry(proc)
+                        if machine.scheduler.slice_over():
+                            machine.scheduler.preempt_if_due()
                         return
             except OutOfMemory as error:
                 machine.kill(proc, linux.SIGKILL, f"out of memory: {error}")
@@ -47,10 +49,13 @@ class Traps:
             return
         self.kill(proc, trap)
 
-    def demand_zero(self, proc, trap: Trap) -> bool:
-        if trap.error_code & PfError.P or trap.cr2 >= USER_TOP:
+    def virtual_memory(self, proc, trap: Trap) -> bool:
+        """Demand zero, shared pages, files, copy-on-write, the page file: zeros.vm."""
+        if trap.cr2 >= USER_TOP:
             return False
-        return proc.space.populate(trap.cr2, bool(trap.error_code & PfError.W))
+        code = trap.error_code
+        return self.machine.vm.resolve(proc.space, trap.cr2, bool(code & PfError.W),
+                                       bool(code & PfError.P))
 
     def kill(self, proc, trap: Trap, what: str | None = None) -> None:
         signal = linux.VECTOR_SIGNALS.get(trap.vector, linux.SIGSEGV)

@@ -40,15 +40,7 @@ class ZerosSyscalls:
     # -- helpers -------------------------------------------------------------------------
 
     def string(self, proc: Process, va: int) -> str:
-        out = b""
-        while len(out) < MAX_STRING:
-            chunk = self.machine.copy_from_user(proc, va + len(out),
-                                                min(256, 0x1000 - ((va + len(out)) & 0xFFF)))
-            end = chunk.find(b"\0")
-            if end >= 0:
-                return (out + chunk[:end]).decode()
-            out += chunk
-        raise ValueError("string too long")
+        return self.machine.syscalls.user_string(proc, va, MAX_STRING)
 
     def put(self, proc: Process, buf: int, size: int, text: bytes) -> int:
         data = text + b"\0"

@@ -111,7 +111,7 @@ def test_segment_in_kernel_space(tmp_path):
 def test_ram_too_small(tmp_path):
     source = tmp_path / "big.asm"
     source.write_text("nop\nsection .bss\nbuf: resb 2000000\n")
-    one_line_error(zeros("run", "--ram", "1M", source), "RAM too small")
+    one_line_error(zeros("run", "--ram", "1M", "--page-file", "0", source), "RAM too small")
 
 
 @pytest.mark.parametrize("args,words", [

@@ -162,7 +162,7 @@ def test_write_to_stderr_and_getpid(machine):
 def test_program_errors(tmp_path):
     source = tmp_path / "x.asm"
     source.write_text("nop\nfrobnicate eax\n")
-    with Machine(ram_size=4 << 20) as m:
+    with Machine(ram_size=4 << 20, page_file=0) as m:
         with pytest.raises(ProgramError, match="no such file"):
             m.spawn("/nonexistent/prog")
         with pytest.raises(ProgramError, match=r"x\.asm:2: invalid mnemonic"):
@@ -175,7 +175,7 @@ def test_program_errors(tmp_path):
 
 
 def test_failed_spawn_gives_every_frame_back():
-    with Machine(ram_size=4 << 20) as m:
+    with Machine(ram_size=4 << 20, page_file=0) as m:
         before = m.frames.used_count
         with pytest.raises(OutOfMemory):
             m.spawn(b"nop\nsection .bss\nbig: .space 8000000\n")
