@@ -350,6 +350,19 @@ class Cpu:
         self.set_reg(Reg.CR3, cr3)
         return self.uc.context_save()
 
+    @staticmethod
+    def register_id(name: str) -> int:
+        for reg, known in REG_NAMES.items():
+            if known == name.lower():
+                return reg
+        raise CpuError(f"no register {name!r}")
+
+    def context_regs(self, ctx) -> dict[str, int]:
+        """The registers held in a saved context, by name."""
+        out = {name: ctx.reg_read(reg) & 0xFFFFFFFF for reg, name in REG_NAMES.items()}
+        out.update({name: ctx.reg_read(seg) & 0xFFFF for seg, name in SEG_NAMES.items()})
+        return out
+
     def set_context_reg(self, ctx, reg: int, value: int) -> None:
         """A general register of a saved context (never CRs or selectors: see the notes)."""
         if reg not in _GP_INDEX:

@@ -163,15 +163,38 @@ class Machine:
     # -- running -------------------------------------------------------------------------
 
     def run(self, max_instructions: int | None = None,
-            timeout: float | None = DEFAULT_TIMEOUT) -> dict[int, ProcessResult]:
-        """Run every runnable process until all have stopped, a budget runs out (processes
-        still alive are then stopped) or a breakpoint handler calls :meth:`pause`; returns
-        a result for every process."""
-        why = self.scheduler.run(max_instructions, timeout)
+            timeout: float | None = DEFAULT_TIMEOUT,
+            pids: list[int] | None = None) -> dict[int, ProcessResult]:
+        """Run every runnable process (or just ``pids``) until all have stopped, a budget
+        runs out (processes still alive are then stopped) or a breakpoint handler calls
+        :meth:`pause`; returns a result for every process."""
+        only = None if pids is None else set(pids)
+        why = self.scheduler.run(max_instructions, timeout, only)
         if why:
-            for proc in [p for p in self.processes.values() if p.alive and p.path]:
+            for proc in [p for p in self.processes.values()
+                         if p.alive and p.path and (only is None or p.pid in only)]:
                 self.kill(proc, linux.SIGKILL, why)
         return self.results()
+
+    def registers(self, pid: int) -> dict[str, int]:
+        """The registers of a stopped process (its saved context), by name."""
+        proc = self.process(pid)
+        if proc.context is None:
+            raise NoSuchProcess(pid)
+        if self.scheduler.loaded is proc:
+            self.cpu.save_context(proc.context)
+        return self.cpu.context_regs(proc.context)
+
+    def set_registers(self, pid: int, **values: int) -> None:
+        """Set general registers (eax..edi, esp, ebp) of a stopped process."""
+        proc = self.process(pid)
+        if proc.context is None:
+            raise NoSuchProcess(pid)
+        if self.scheduler.loaded is proc:
+            self.cpu.save_context(proc.context)
+        for name, value in values.items():
+            self.cpu.set_context_reg(proc.context, self.cpu.register_id(name), value)
+        self.scheduler.forget_loaded(proc)
 
     def pause(self) -> None:
         """From a breakpoint handler: make run() return after this slice."""

@@ -43,6 +43,7 @@ class Scheduler:
         self._switch = False
         self._pause = False
         self._slice_end = 0.0
+        self._only: set[int] | None = None
 
     def forget_loaded(self, proc: Process | None = None) -> None:
         """The CPU no longer holds ``proc``'s state (or anyone's): reload before running."""
@@ -54,8 +55,9 @@ class Scheduler:
         return self._loaded
 
     def runnable(self) -> list[Process]:
+        only = self._only
         return [p for p in self.machine.processes.values()
-                if p.runnable and p.context is not None]
+                if p.runnable and p.context is not None and (only is None or p.pid in only)]
 
     def request_switch(self) -> None:
         """End the current slice after this syscall (sched_yield), if anyone else can run."""
@@ -78,8 +80,17 @@ class Scheduler:
             self.machine.vdso.update(self.current.space)
             self.request_switch()
 
-    def run(self, max_instructions: int | None, timeout: float | None) -> str:
-        """Run until nothing is runnable, a budget is spent (returns why) or a pause."""
+    def run(self, max_instructions: int | None, timeout: float | None,
+            only: set[int] | None = None) -> str:
+        """Run until nothing is runnable, a budget is spent (returns why) or a pause;
+        ``only``: schedule just these pids."""
+        self._only = only
+        try:
+            return self._run(max_instructions, timeout)
+        finally:
+            self._only = None
+
+    def _run(self, max_instructions: int | None, timeout: float | None) -> str:
         deadline = None if not timeout else time.monotonic() + timeout
         insn_left = max_instructions
         self._pause = False
