@@ -30,7 +30,7 @@ from __future__ import annotations
 import ctypes
 import struct
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import unicorn
 from unicorn import Uc, UcError, x86_const as X
@@ -103,9 +103,9 @@ def vector_name(vector: int) -> str:
     return VECTOR_NAMES.get(vector, f"int {vector:#x}")
 
 
-@dataclass(frozen=True, slots=True)
-class Trap:
-    """An exception or software interrupt delivered by the CPU."""
+class Trap(NamedTuple):
+    """An exception or software interrupt delivered by the CPU (a named tuple: built on
+    every page fault, several times faster than a frozen dataclass)."""
 
     vector: int
     eip: int  # faulting instruction for faults; the next instruction for traps and `int n`
@@ -214,6 +214,9 @@ class Cpu:
         self._calls = _RegisterCalls(self._h)
         self.syscall_handler: Callable[[], None] = self._unhandled_syscall
         self.trap_handler: Callable[[Trap], None] = self._unhandled_trap
+        # page faults first go here (cr2, error code) -> resolved?; a False goes on to
+        # trap_handler as a Trap. The common fault then costs no Trap object at all.
+        self.page_fault_handler: Callable[[int, int], bool] | None = None
         self._stopping = False
         self._invalid_seen = False
         self._hook_error: BaseException | None = None
@@ -434,6 +437,14 @@ class Cpu:
                 if not self._stopping:
                     self.syscall_handler()
                 return
+            if vector == 14 and self.page_fault_handler is not None and \
+                    self._state32 is not None and not self._stopping:
+                state, layout = self._state32, self.layout
+                if not state[layout.is_int]:
+                    state[layout.old_exception] = -1  # the 1883 remedy
+                    if self.page_fault_handler(self._state64[layout.cr2] & 0xFFFFFFFF,
+                                               state[layout.error_code] & 0xFFFFFFFF):
+                        return
             trap = self._exception(vector)
             if not self._stopping:
                 self.trap_handler(trap)

@@ -9,18 +9,23 @@ from __future__ import annotations
 import ctypes
 import mmap
 import struct
+import threading
 
 from .errors import PhysicalAddressError
 from .mmu import PAGE_SIZE
 
 _U32 = struct.Struct("<I")
 ZERO_PAGE = bytes(PAGE_SIZE)
+MADV_POPULATE_WRITE = 23  # Linux 5.14+
+PREFAULT_CHUNK = 4 << 20
 
 
 class PhysicalMemory:
     """``size`` bytes of RAM at physical addresses 0..size-1, zero-filled."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, prefault: bool = True):
+        """``prefault``: back every page with host memory in a background thread (the host
+        kernel's first-touch fault otherwise lands in the middle of each guest page fault)."""
         if size <= 0 or size % PAGE_SIZE:
             raise ValueError(f"RAM size must be a positive multiple of 4 KiB, not {size:#x}")
         self.size = size
@@ -28,6 +33,28 @@ class PhysicalMemory:
         self.view = memoryview(self._map)
         self._anchor = ctypes.c_char.from_buffer(self._map)
         self.address = ctypes.addressof(self._anchor)  # host pointer, for mem_map_ptr
+        self._stop = threading.Event()
+        self._prefaulter = None
+        if prefault:
+            self._prefaulter = threading.Thread(target=self._prefault, name="zeros-ram",
+                                                daemon=True)
+            self._prefaulter.start()
+
+    def _prefault(self) -> None:
+        """madvise(MADV_POPULATE_WRITE) chunk by chunk, through ctypes so that the GIL is
+        released and the work happens on another core. Best effort: any error ends it."""
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            madvise = libc.madvise
+            madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+        except (OSError, AttributeError):
+            return
+        for offset in range(0, self.size, PREFAULT_CHUNK):
+            if self._stop.is_set():
+                return
+            if madvise(self.address + offset, min(PREFAULT_CHUNK, self.size - offset),
+                       MADV_POPULATE_WRITE):
+                return  # an older kernel: pages will be backed on first touch
 
     @property
     def frames(self) -> int:
@@ -64,6 +91,9 @@ class PhysicalMemory:
 
     def close(self) -> None:
         """Release the host mapping; only once nothing (Unicorn included) uses it."""
+        if self._prefaulter is not None:
+            self._stop.set()
+            self._prefaulter.join()
         self.view.release()
         del self._anchor
         self._map.close()

@@ -12,6 +12,8 @@ number in bits 31:12.
 
 from __future__ import annotations
 
+import struct
+
 from emu.errors import TranslationError
 from emu.mmu import FRAME_MASK, PAGE_SIZE, Pte, page_down, page_up
 from emu.vmem import read_virt, write_virt
@@ -24,14 +26,19 @@ from .regions import Prot, Region, RegionMap
 
 _PRESENT, _USER, _WRITABLE, _ACCESSED = int(Pte.P), int(Pte.US), int(Pte.RW), int(Pte.A)
 SWAP_MARK = int(Pte.AVL1)  # in a not-present PTE: the page is in the page file
+_ENTRY = struct.Struct("<I")
 
 
-def pte_flags(prot: Prot) -> int:
+_PROT_WRITE, _PROT_EXEC = int(Prot.WRITE), int(Prot.EXEC)
+
+
+def pte_flags(prot: Prot | int) -> int:
     """User PTE flags for a protection: x86 pages are always readable and executable once
     present, so only U/S and R/W say anything; a PROT_NONE page keeps its frame but not U/S."""
+    prot = int(prot)
     if not prot:
         return 0
-    return _USER | (_WRITABLE if prot & Prot.WRITE else 0)
+    return _USER | (_WRITABLE if prot & _PROT_WRITE else 0)
 
 
 def is_swap_entry(pte: int) -> bool:
@@ -87,23 +94,47 @@ class AddressSpace:
     # -- mapping primitives --------------------------------------------------------------
 
     def map_new(self, va: int, region: Region, flags: int | None = None,
-                content: bytes | None = None) -> int:
-        """Map a fresh frame (zeroed, or holding ``content``) at ``va``; returns its address."""
+                content: bytes | None = None, old: int | None = None) -> int:
+        """Map a fresh frame (zeroed, or holding ``content``) at ``va``; returns its address.
+        ``old``: the PTE there, when the caller has just read it."""
+        prot = int(region.prot)
         pa = self.frames.alloc(self.pid, "page", region.name or region.kind,
-                               zero=content is None, executable=bool(region.prot & Prot.EXEC))
+                               zero=content is None, executable=bool(prot & _PROT_EXEC))
         if content is not None:
             self.ram.write(pa, content)
-        self._map(va, pa, pte_flags(region.prot) if flags is None else flags, new=True)
+        self._map(va, pa, pte_flags(prot) if flags is None else flags, True, old)
         return pa
+
+    def map_zero_page(self, va: int, region: Region) -> bool:
+        """The common page fault, in one piece: a zeroed frame at an empty ``va`` of a
+        private region. False when the entry is not empty (the general path decides)."""
+        tables = self.tables
+        index = va >> 22
+        table = tables.tables.get(index)
+        slot = tables.pte_address(va, create=True) if table is None else \
+            table + ((va >> 10) & 0xFFC)
+        ram_map = tables._map
+        if _ENTRY.unpack_from(ram_map, slot)[0]:
+            return False
+        prot = int(region.prot)
+        va &= ~0xFFF
+        pa = self.frames.alloc_page(self.pid, region.name or region.kind,
+                                    bool(prot & _PROT_EXEC), self, va)
+        flags = _USER | _PRESENT | _ACCESSED | (_WRITABLE if prot & _PROT_WRITE else 0)
+        _ENTRY.pack_into(ram_map, slot, pa | flags)
+        self.resident += 1
+        self.minor_faults += 1
+        return True
 
     def map_frame(self, va: int, pa: int, flags: int) -> None:
         """Map a frame that has other holders (shared memory, a file's page, a COW page)."""
         self._map(va, pa, flags, new=False)
 
-    def _map(self, va: int, pa: int, flags: int, new: bool) -> None:
+    def _map(self, va: int, pa: int, flags: int, new: bool, old: int | None = None) -> None:
         va = page_down(va)
-        old = self.tables.entry(va)
-        if is_swap_entry(old):  # the page came back from the page file
+        if old is None:
+            old = self.tables.entry(va)
+        if old and is_swap_entry(old):  # the page came back from the page file
             self.tables.unmap_page(va)
             self.swapped -= 1
             if self.on_swap_release is not None:
@@ -150,19 +181,36 @@ class AddressSpace:
                 self.map_new(va, region)
 
     def unmap(self, start: int, end: int) -> int:
-        """Remove every page in [start, end) from the page tables; returns how many."""
+        """Remove every page in [start, end) from the page tables; returns how many. Each
+        page table is read once and its range cleared with one write."""
         count = 0
-        frames = self.frames
-        for va, pte in list(self.tables.entries(start, end)):
-            self.tables.unmap_page(va)
-            if pte & _PRESENT:
-                frames.unmapped(pte & FRAME_MASK, self, va)
-                self.resident -= 1
-            elif is_swap_entry(pte):
-                self.swapped -= 1
-                if self.on_swap_release is not None:
-                    self.on_swap_release(pte >> 12)
-            count += 1
+        frames, tables, ram = self.frames, self.tables, self.ram
+        va = start
+        while va < end:
+            index = va >> 22
+            stop = min(end, (index + 1) << 22)
+            table = tables.tables.get(index)
+            if table is not None:
+                first = (va >> 12) & 0x3FF
+                last = ((stop - 1) >> 12 & 0x3FF) + 1
+                raw = ram.read(table + 4 * first, 4 * (last - first))
+                cleared = False
+                for k, pte in enumerate(struct.unpack(f"<{last - first}I", raw)):
+                    if not pte:
+                        continue
+                    cleared = True
+                    count += 1
+                    page = (index << 22) | ((first + k) << 12)
+                    if pte & _PRESENT:
+                        frames.unmapped(pte & FRAME_MASK, self, page)
+                        self.resident -= 1
+                    elif is_swap_entry(pte):
+                        self.swapped -= 1
+                        if self.on_swap_release is not None:
+                            self.on_swap_release(pte >> 12)
+                if cleared:
+                    ram.write(table + 4 * first, bytes(4 * (last - first)))
+            va = stop
         if count:
             self.tlb_dirty = True
         return count

@@ -7,7 +7,6 @@ Every frame is accounted for: page directories and page tables count like data p
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 
 from emu.mmu import PAGE_SHIFT, PAGE_SIZE
 from emu.ram import PhysicalMemory
@@ -17,16 +16,24 @@ from .errors import OutOfMemory
 KERNEL = -1  # owner id of frames that belong to no process
 
 
-@dataclass(slots=True)
 class Frame:
-    """What a frame in use holds."""
+    """What a frame in use holds. (A slots class with a plain __init__: one is made for every
+    page fault, and a dataclass with a default factory costs twice as much.)"""
 
-    owner: int  # pid, or KERNEL
-    kind: str  # "pagedir", "pagetable", "page", "kernel", "gdt", "reserved"
-    label: str = ""  # the region for pages: "[stack]", "heap 1", "/path/prog"
-    refs: int = 1  # holders: each mapping, and the memory object (file, shared) it is in
-    executable: bool = False  # mapped where code may run: its translations must be dropped
-    rmap: list = field(default_factory=list)  # (address space, va) of every mapping
+    __slots__ = ("owner", "kind", "label", "refs", "executable", "rmap")
+
+    def __init__(self, owner: int, kind: str, label: str = "", refs: int = 1,
+                 executable: bool = False, rmap: list | None = None):
+        self.owner = owner  # pid, or KERNEL
+        self.kind = kind  # "pagedir", "pagetable", "page", "kernel", "gdt", "shared"...
+        self.label = label  # the region for pages: "[stack]", "heap 1", "/path/prog"
+        self.refs = refs  # holders: each mapping, and the memory object it is in
+        self.executable = executable  # mapped where code may run: drop its translations
+        self.rmap = [] if rmap is None else rmap  # (address space, va) of every mapping
+
+    def __repr__(self) -> str:
+        return (f"Frame(owner={self.owner}, kind={self.kind!r}, label={self.label!r}, "
+                f"refs={self.refs}, mappings={len(self.rmap)})")
 
 
 class FrameAllocator:
@@ -37,6 +44,7 @@ class FrameAllocator:
         self._free = list(range(self.total - 1, 0, -1))  # pop() hands out the lowest first
         self._frames[0] = Frame(KERNEL, "reserved", "null frame")
         self.code_dirty = False  # a frame that may hold translated code was freed or reused
+        self.pristine_from = 1  # frames from here up were never handed out: still all zero
         self.on_exhausted = None  # callable() -> bool: try to free a frame (the page file)
 
     @property
@@ -56,9 +64,31 @@ class FrameAllocator:
         number = self._free.pop()
         self._frames[number] = Frame(owner, kind, label, 1, executable)
         pa = number << PAGE_SHIFT
-        if zero:
+        if number >= self.pristine_from:
+            self.pristine_from = number + 1  # fresh host memory is zero already
+        elif zero:
             self.ram.zero(pa)
         return pa
+
+    def alloc_page(self, owner: int, label: str, executable: bool, space, va: int) -> int:
+        """A zeroed frame for a user page mapped at ``va`` of ``space``: alloc() and
+        mapped() in one call, for the page-fault path."""
+        if not self._free and not (self.on_exhausted and self.on_exhausted()):
+            raise OutOfMemory(f"out of physical memory: all {self.total} frames "
+                              f"({self.total * PAGE_SIZE >> 10} KiB) are in use")
+        number = self._free.pop()
+        self._frames[number] = Frame(owner, "page", label, 1, executable, [(space, va)])
+        pa = number << PAGE_SHIFT
+        if number >= self.pristine_from:
+            self.pristine_from = number + 1
+        else:
+            self.ram.zero(pa)
+        return pa
+
+    def dirtied(self, pa: int, size: int) -> None:
+        """The host wrote physical memory directly: frames up to there are no longer known
+        to be zero."""
+        self.pristine_from = max(self.pristine_from, ((pa + size - 1) >> PAGE_SHIFT) + 1)
 
     def free(self, pa: int) -> None:
         number = pa >> PAGE_SHIFT
@@ -91,7 +121,14 @@ class FrameAllocator:
 
     def unmapped(self, pa: int, space, va: int) -> None:
         """Forget a mapping and release its reference."""
-        frame = self._frames[pa >> PAGE_SHIFT]
+        number = pa >> PAGE_SHIFT
+        frame = self._frames[number]
+        if frame.refs == 1:  # the common case: this mapping was its only holder
+            if frame.executable:
+                self.code_dirty = True
+            self._frames[number] = None
+            self._free.append(number)
+            return
         try:
             frame.rmap.remove((space, va))
         except ValueError:

@@ -99,6 +99,7 @@ class Machine:
         self.traps = Traps(self)
         self.cpu.syscall_handler = self.syscalls.dispatch
         self.cpu.trap_handler = self.traps.handle
+        self.cpu.page_fault_handler = self.traps.page_fault
         self.breakpoint_handlers: list[Callable[[Process], None]] = []
         self.on_output: Callable[[Process, int, bytes], None] | None = None
         self._memory_manager = None  # made on first use: it maps PID 10000's 1 MiB heap
@@ -236,6 +237,7 @@ class Machine:
 
     def write_phys(self, pa: int, data: bytes) -> None:
         self.ram.write(pa, data)
+        self.frames.dirtied(pa, len(data))
         self.frames.code_dirty = True  # it may have been code
 
     def read_virt(self, pid: int, va: int, n: int, user: bool = True) -> bytes:

@@ -75,8 +75,11 @@ class Scheduler:
         return time.monotonic() >= self._slice_end
 
     def preempt_if_due(self) -> None:
-        """Called at kernel entries: switch when the slice is over and others wait."""
-        if time.monotonic() >= self._slice_end:
+        """Called at kernel entries: switch when the slice is over and others wait (else a
+        new slice begins for the same process)."""
+        now = time.monotonic()
+        if now >= self._slice_end:
+            self._slice_end = now + QUANTUM_US / 1e6
             self.machine.vdso.update(self.current.space)
             self.request_switch()
 

@@ -18,23 +18,47 @@ if TYPE_CHECKING:
     from .machine import Machine
 
 
+_WRITE, _PRESENT = int(PfError.W), int(PfError.P)  # ints: IntFlag math is slow
+
+
 class Traps:
     def __init__(self, machine: "Machine"):
         self.machine = machine
-        self.resolvers = [self.virtual_memory]  # page-fault resolvers, tried in order
+        self.vm = machine.vm
+
+    def page_fault(self, cr2: int, code: int) -> bool:
+        """The CPU's fast path for #PF: True when resolved (the instruction runs again);
+        False sends it on to handle() as a Trap, for the report."""
+        machine = self.machine
+        scheduler = machine.scheduler
+        proc = scheduler.current
+        try:
+            if cr2 >= USER_TOP or not self.vm.resolve(proc.space, cr2, code & _WRITE != 0,
+                                                      code & _PRESENT != 0):
+                return False
+        except OutOfMemory:
+            return False
+        if machine.frames.code_dirty or proc.space.tlb_dirty:
+            machine.after_kernel_entry(proc)
+        if scheduler.slice_over():
+            scheduler.preempt_if_due()
+        return True
 
     def handle(self, trap: Trap) -> None:
-        """The CPU's trap handler."""
+        """The CPU's trap handler. Page faults first, and quickly: they are most traps."""
         machine = self.machine
-        proc = machine.current
+        scheduler = machine.scheduler
+        proc = scheduler.current
         if trap.vector == 14 and not trap.software:
+            code, cr2 = trap.error_code, trap.cr2
             try:
-                for resolve in self.resolvers:
-                    if resolve(proc, trap):
+                if cr2 < USER_TOP and self.vm.resolve(proc.space, cr2, code & _WRITE != 0,
+                                                      code & _PRESENT != 0):
+                    if machine.frames.code_dirty or proc.space.tlb_dirty:
                         machine.after_kernel_entry(proc)
-                        if machine.scheduler.slice_over():
-                            machine.scheduler.preempt_if_due()
-                        return
+                    if scheduler.slice_over():
+                        scheduler.preempt_if_due()
+                    return
             except OutOfMemory as error:
                 machine.kill(proc, linux.SIGKILL, f"out of memory: {error}")
                 return
@@ -48,14 +72,6 @@ class Traps:
             self.kill(proc, Trap(13, trap.eip - 2, trap.vector * 8 + 2, 0, True), what)
             return
         self.kill(proc, trap)
-
-    def virtual_memory(self, proc, trap: Trap) -> bool:
-        """Demand zero, shared pages, files, copy-on-write, the page file: zeros.vm."""
-        if trap.cr2 >= USER_TOP:
-            return False
-        code = trap.error_code
-        return self.machine.vm.resolve(proc.space, trap.cr2, bool(code & PfError.W),
-                                       bool(code & PfError.P))
 
     def kill(self, proc, trap: Trap, what: str | None = None) -> None:
         signal = linux.VECTOR_SIGNALS.get(trap.vector, linux.SIGSEGV)

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("zeros.vm")
 _PRESENT, _WRITABLE, _USER = int(Pte.P), int(Pte.RW), int(Pte.US)
+_R, _W, _X = int(Prot.READ), int(Prot.WRITE), int(Prot.EXEC)  # ints: IntFlag math is slow
+_R_OR_W = _R | _W
 
 
 class MemoryObject:
@@ -160,11 +162,18 @@ class VirtualMemory:
         region = space.find(va)
         if region is None:
             return False
-        if region.extra.get("guard"):
+        extra = region.extra
+        prot = int(region.prot)
+        if not present and region.demand and "backing" not in extra and \
+                not extra.get("guard") and prot & _R_OR_W and \
+                (not write or prot & _W) and space.map_zero_page(va, region):
+            return True  # the common fault: private, zero-filled, first touch
+        if extra.get("guard"):
             self._guard_alarm(space, va, region)
             region = space.find(va)
-        prot = region.prot
-        if write and not prot & Prot.WRITE or not prot & (Prot.READ | Prot.WRITE | Prot.EXEC):
+            extra = region.extra
+        prot = int(region.prot)
+        if write and not prot & _W or not prot & (_R | _W | _X):
             return False
         pte = space.tables.entry(va)
         if pte & _PRESENT:
@@ -174,16 +183,16 @@ class VirtualMemory:
             return self.machine.pagefile.swap_in(space, va, region, pte)
         if not region.demand:
             return False
-        backing = region.extra.get("backing")
+        backing = extra.get("backing")
         if backing is None:
-            space.map_new(va, region)
+            space.map_new(va, region, old=pte)
             space.minor_faults += 1
             return True
-        index = (region.extra.get("offset", 0) + page_down(va) - region.start) // PAGE_SIZE
+        index = (extra.get("offset", 0) + page_down(va) - region.start) // PAGE_SIZE
         pa, major = backing.page(index)
-        if region.extra.get("shared"):
+        if extra.get("shared"):
             space.map_frame(va, pa, pte_flags(prot))
-            if prot & Prot.WRITE and isinstance(backing, FileObject):
+            if prot & _W and isinstance(backing, FileObject):
                 backing.written = True
         elif write:  # a private write: copy now
             space.map_new(va, region, content=self.frames.ram.read(pa, PAGE_SIZE))
