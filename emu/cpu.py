@@ -307,8 +307,20 @@ class Cpu:
         return out
 
     @property
+    def cr0(self) -> int:
+        return self.reg(Reg.CR0)
+
+    @property
+    def cr2(self) -> int:
+        return self.reg(Reg.CR2)
+
+    @property
     def cr3(self) -> int:
         return self.reg(Reg.CR3)
+
+    @property
+    def cr4(self) -> int:
+        return self.reg(Reg.CR4)
 
     @property
     def cpl(self) -> int:

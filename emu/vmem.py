@@ -43,12 +43,13 @@ def read_virt(ram: PhysicalMemory, cr3: int, va: int, n: int, user: bool = True)
 
 
 def write_virt(ram: PhysicalMemory, cr3: int, va: int, data: bytes, user: bool = True,
-               force: bool = False, on_fault=None) -> list[int]:
+               force: bool = False, on_fault=None, mark: bool = True) -> list[int]:
     """Write ``data`` at ``va``; returns the physical address written for each page.
 
     ``force`` writes read-only pages too (as a debugger does); presence and the U/S bit are
     still checked. ``on_fault(walk)`` is asked to resolve a fault the way the OS would for
     the CPU (fill a page in, copy-on-write); when it returns True the page is walked again.
+    ``mark``: set the Accessed and Dirty bits the CPU would set (False: a loader's write).
 
     Nothing is written until one pass over the range finds every page present: bringing a
     page in may send an earlier one out (a page file), and a walk made before that would
@@ -77,14 +78,14 @@ def write_virt(ram: PhysicalMemory, cr3: int, va: int, data: bytes, user: bool =
             written, offset = [], 0
             for chunk_va, size in chunks(va, len(data)):
                 written += write_virt(ram, cr3, chunk_va, data[offset:offset + size], user,
-                                      force, on_fault)
+                                      force, on_fault, mark)
                 offset += size
             return written
     offset = 0
     for w, size in plan:
         ram.write(w.pa, data[offset:offset + size])
         offset += size
-        # a forced write still dirties the page: mark it as the CPU marks a write
-        for entry_pa, value in accessed_dirty_updates(w, write=True):
-            ram.write_u32(entry_pa, value)
+        if mark:  # a forced write still dirties the page: mark it as the CPU marks a write
+            for entry_pa, value in accessed_dirty_updates(w, write=True):
+                ram.write_u32(entry_pa, value)
     return [w.pa for w, _ in plan]

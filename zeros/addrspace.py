@@ -217,10 +217,11 @@ class AddressSpace:
 
     # -- host access ---------------------------------------------------------------------
 
-    def write(self, va: int, data: bytes) -> None:
+    def write(self, va: int, data: bytes, mark: bool = True) -> None:
         """Host write through the walk, faulting pages in as the kernel's copy_to_user would;
         read-only pages are written too (loading code). Marks code for re-translation.
-        Nothing is written unless every page of the range can be."""
+        Nothing is written unless every page of the range can be. ``mark=False`` leaves the
+        Accessed and Dirty bits alone (a loader filling pages, not a program writing)."""
         def bring_in(w) -> bool:
             page = page_down(w.va)
             region = self.regions.find(page)
@@ -235,7 +236,7 @@ class AddressSpace:
 
         try:
             written = write_virt(self.ram, self.cr3, va, data, user=True, force=True,
-                                 on_fault=bring_in)
+                                 on_fault=bring_in, mark=mark)
         except TranslationError as error:
             raise MappingError(f"write: {error}") from None
         frames = self.frames

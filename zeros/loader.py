@@ -91,7 +91,7 @@ def map_image(space: AddressSpace, image: Image, name: str) -> None:
             run_start = None
     for seg in image.segments:
         if seg.data:
-            space.write(seg.va, seg.data)
+            space.write(seg.va, seg.data, mark=False)  # loaded pages are clean
     space.brk_start = space.brk = page_up(image.end)
 
 

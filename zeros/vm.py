@@ -5,7 +5,8 @@ Every lazily backed page arrives through a real #PF that lands in :meth:`Virtual
 =====================  ===========================================  ===========
 fault                  what happens                                 counted as
 =====================  ===========================================  ===========
-not present, private   a zeroed frame                               minor
+not present, private   read: the shared zero page, read-only;       minor
+                       write: a zeroed frame of its own
 not present, shared    the object's frame (made zeroed if new)      minor
 not present, file      the page cache frame, read from the file     major (read)
   MAP_PRIVATE read     ... mapped read-only: copy-on-write          major/minor
@@ -139,6 +140,9 @@ class VirtualMemory:
         self.frames = machine.frames
         self.files: dict[str, FileObject] = {}
         self.alarms: list[tuple[int, int]] = []  # (pid, va) of Windows guard-page alarms
+        # Reads of untouched private memory map this one read-only frame; the first write
+        # copies it (Linux's ZERO_PAGE). A 1 GiB region can be read through with one frame.
+        self.zero_page = self.frames.alloc(KERNEL, "zero", "zero page")
 
     # -- memory objects ------------------------------------------------------------------
 
@@ -165,9 +169,14 @@ class VirtualMemory:
         extra = region.extra
         prot = int(region.prot)
         if not present and region.demand and "backing" not in extra and \
-                not extra.get("guard") and prot & _R_OR_W and \
-                (not write or prot & _W) and space.map_zero_page(va, region):
-            return True  # the common fault: private, zero-filled, first touch
+                not extra.get("guard") and prot & _R_OR_W:
+            if write:
+                if prot & _W and space.map_zero_page(va, region):
+                    return True  # the common fault: private, zero-filled, first write
+            elif not space.tables.entry(va):  # a first read: the shared zero page, as Linux
+                space.map_frame(va, self.zero_page, _USER)
+                space.minor_faults += 1
+                return True
         if extra.get("guard"):
             self._guard_alarm(space, va, region)
             region = space.find(va)

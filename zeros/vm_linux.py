@@ -125,9 +125,11 @@ class LinuxMemory:
                 backing.written = True
         region = space.add_region(start, start + size, prot, "mmap", name, **extra)
         if flags & MAP_POPULATE and prot:
+            # as Linux: a private writable mapping is prefaulted for writing (its own pages)
+            write = bool(prot & Prot.WRITE) and not shared
             try:
                 for va in range(start, start + size, PAGE_SIZE):
-                    self.vm.resolve(space, va, write=False, present=False)
+                    self.vm.resolve(space, va, write=write, present=False)
             except OutOfMemory:
                 space.remove_region(region)
                 raise VmError(linux.ENOMEM, "mmap: MAP_POPULATE ran out of memory") from None

@@ -1,0 +1,49 @@
+"""Control registers bit by bit (Bochs's ``creg``), and the registers of a process."""
+
+from __future__ import annotations
+
+from emu.mmu import Cr0, Cr4
+
+from .base import View
+
+CR0_BITS = ("PG", "CD", "NW", "AM", "WP", "NE", "ET", "TS", "EM", "MP", "PE")
+CR4_BITS = ("SMAP", "SMEP", "OSXSAVE", "PCIDE", "FSGSBASE", "SMXE", "VMXE", "UMIP",
+            "OSXMMEXCPT", "OSFXSR", "PCE", "PGE", "MCE", "PAE", "PSE", "DE", "TSD", "PVI",
+            "VME")
+EFLAGS_BITS = (("OF", 11), ("DF", 10), ("IF", 9), ("TF", 8), ("SF", 7), ("ZF", 6),
+               ("AF", 4), ("PF", 2), ("CF", 0))
+
+
+def _letters(value: int, names, flag) -> str:
+    return " ".join(n if value & flag[n] else n.lower() for n in names)
+
+
+def creg_view(machine, pid: int | None = None) -> View:
+    """CR0, CR2, CR3, CR4. With a pid, CR3 is that process's page directory."""
+    cpu = machine.cpu
+    cr0, cr2, cr4 = cpu.cr0, cpu.cr2, cpu.cr4
+    cr3 = machine.cr3(pid) if pid is not None else cpu.cr3
+    data = {"cr0": cr0, "cr2": cr2, "cr3": cr3, "cr4": cr4,
+            "cr0_set": [n for n in CR0_BITS if cr0 & Cr0[n]],
+            "cr4_set": [n for n in CR4_BITS if cr4 & Cr4[n]]}
+    text = (f"CR0={cr0:#010x}: {_letters(cr0, CR0_BITS, Cr0.__members__)}\n"
+            f"CR2={cr2:#010x}: page fault linear address\n"
+            f"CR3={cr3:#010x}: PDB={cr3 & ~0xFFF:#010x} {'PCD' if cr3 & 16 else 'pcd'} "
+            f"{'PWT' if cr3 & 8 else 'pwt'}\n"
+            f"CR4={cr4:#010x}: {_letters(cr4, CR4_BITS, Cr4.__members__)}\n")
+    return View("creg", data, text)
+
+
+def regs_view(machine, pid: int) -> View:
+    """General registers, EIP, EFLAGS bit by bit, and the selectors of a stopped process."""
+    regs = machine.registers(pid)
+    flags = regs["eflags"]
+    regs["cpl"] = regs["cs"] & 3
+    order = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp")
+    lines = ["  ".join(f"{r}={regs[r]:#010x}" for r in order[:4]),
+             "  ".join(f"{r}={regs[r]:#010x}" for r in order[4:]),
+             f"eip={regs['eip']:#010x}  eflags={flags:#010x}: " +
+             " ".join(n if flags & (1 << b) else n.lower() for n, b in EFLAGS_BITS),
+             "  ".join(f"{s}={regs[s]:#06x}" for s in ("cs", "ss", "ds", "es", "fs", "gs")) +
+             f"  (CPL {regs['cpl']})"]
+    return View("regs", {"pid": pid, **regs}, "\n".join(lines) + "\n")

@@ -1,0 +1,125 @@
+"""A process's page tables: the walker, and the views built on it.
+
+The walker knows nothing about output (Linux's ptdump): it reads the page directory and each
+page table once and yields a :class:`Leaf` for every present mapping and every hole. Two
+consumers: ``pagetables`` merges runs of equal effective protection under section markers
+(QEMU ``info mem``, ptdump), ``tlb`` lists every present leaf with its A and D bits (QEMU
+``info tlb``).
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Iterator, NamedTuple
+
+from emu.mmu import FRAME_MASK, LARGE_PAGE_SIZE, PAGE_SIZE, Pde, Pte, large_frame
+
+from ..addrspace import is_swap_entry
+from ..layout import KERNEL_BASE
+from .base import View, size_text
+
+_P, _RW, _US, _PS = int(Pte.P), int(Pte.RW), int(Pte.US), int(Pde.PS)
+_A, _D, _G, _PCD, _PWT, _PAT = (int(Pte.A), int(Pte.D), int(Pte.G), int(Pte.PCD),
+                                int(Pte.PWT), int(Pte.PAT))
+SECTIONS = {"text": "program", "data": "program", "rodata": "program", "brk": "heap",
+            "heap": "ZerOS heaps", "shed": "ZerOS sheds", "guard": "guards",
+            "stack": "stack", "mmap": "mmap", "vm": "mmap", "vvar": "vvar", "vdso": "vdso"}
+
+
+class Leaf(NamedTuple):
+    va: int
+    size: int  # 4 KiB or 4 MiB
+    level: str  # "PTE" or "PDE"
+    entry: int  # the leaf entry (0 for a hole)
+    pa: int | None
+    user: bool  # effective U/S over both levels
+    writable: bool  # effective R/W over both levels
+    swap: bool = False  # a not-present PTE that names a page-file slot
+
+
+def leaves(ram, cr3: int, start: int = 0, end: int = 1 << 32,
+           holes: bool = True) -> Iterator[Leaf]:
+    """Every mapping (and, with ``holes``, every gap) of [start, end) in hardware order."""
+    pd = struct.unpack("<1024I", ram.read(cr3 & FRAME_MASK, 4096))
+    for index in range(start >> 22, ((end - 1) >> 22) + 1):
+        pde, base = pd[index], index << 22
+        if not pde & _P:
+            if holes:
+                yield Leaf(base, LARGE_PAGE_SIZE, "PDE", 0, None, False, False)
+            continue
+        if pde & _PS:
+            yield Leaf(base, LARGE_PAGE_SIZE, "PDE", pde, large_frame(pde), bool(pde & _US),
+                       bool(pde & _RW))
+            continue
+        table = struct.unpack("<1024I", ram.read(pde & FRAME_MASK, 4096))
+        lo = max(0, (start - base) >> 12)
+        hi = min(1024, ((end - base) + PAGE_SIZE - 1) >> 12)
+        pde_user, pde_rw = pde & _US, pde & _RW
+        for k in range(lo, hi):
+            pte = table[k]
+            if pte & _P:
+                yield Leaf(base | (k << 12), PAGE_SIZE, "PTE", pte, pte & FRAME_MASK,
+                           bool(pde_user and pte & _US), bool(pde_rw and pte & _RW))
+            elif holes:
+                yield Leaf(base | (k << 12), PAGE_SIZE, "PTE", pte, None, False, False,
+                           is_swap_entry(pte))
+
+
+def _section(space, va: int) -> str:
+    if va >= KERNEL_BASE:
+        return "kernel"
+    region = space.find(va)
+    return SECTIONS.get(region.kind, region.kind) if region else "no region"
+
+
+def pagetables_view(machine, pid: int, kernel: bool = True) -> View:
+    """Runs of contiguous present pages with the same effective rights, within a section."""
+    space = machine.process(pid).space
+    end = 1 << 32 if kernel else KERNEL_BASE
+    runs: list[dict] = []
+    current = None
+    for leaf in leaves(machine.ram, space.cr3, 0, end, holes=False):
+        section = _section(space, leaf.va)
+        glob = bool(leaf.entry & _G)
+        key = (leaf.user, leaf.writable, glob, leaf.level, section)
+        if current is not None and current["key"] == key and current["end"] == leaf.va:
+            current["end"] += leaf.size
+            current["pages"] += 1
+        else:
+            current = {"key": key, "start": leaf.va, "end": leaf.va + leaf.size, "pages": 1}
+            runs.append(current)
+    data, lines, last_section = [], [f"cr3 {space.cr3:#010x} (pid {pid})"], None
+    for run in runs:
+        user, writable, glob, level, section = run.pop("key")
+        run.update(size=run["end"] - run["start"], user=user, writable=writable,
+                   glob=glob, level=level, section=section)
+        data.append(run)
+        if section != last_section:
+            lines.append(f"---[ {section} ]---")
+            last_section = section
+        lines.append(f"{run['start']:#010x}-{run['end']:#010x} {size_text(run['size']):>7}  "
+                     f"{'USR' if user else '   '} {'RW' if writable else 'ro'} "
+                     f"{'GLB' if glob else '   '}  {level.lower()}  {run['pages']} present")
+    return View("pagetables", {"pid": pid, "cr3": space.cr3, "runs": data},
+                "\n".join(lines) + "\n")
+
+
+def _tlb_letters(entry: int, level: str) -> str:
+    pat = _PAT if level == "PTE" else int(Pde.PAT)
+    return "".join(letter if entry & bit else "-" for letter, bit in (
+        ("X", 0), ("G", _G), ("P", pat), ("D", _D), ("A", _A), ("C", _PCD), ("T", _PWT),
+        ("U", _US), ("W", _RW)))
+
+
+def tlb_view(machine, pid: int, kernel: bool = False) -> View:
+    """Every present leaf: ``vaddr: paddr XGPDACTUW`` (X never: no NX without PAE)."""
+    space = machine.process(pid).space
+    end = 1 << 32 if kernel else KERNEL_BASE
+    entries, lines = [], []
+    for leaf in leaves(machine.ram, space.cr3, 0, end, holes=False):
+        letters = _tlb_letters(leaf.entry, leaf.level)
+        entries.append({"va": leaf.va, "pa": leaf.pa, "size": leaf.size, "flags": letters,
+                        "accessed": bool(leaf.entry & _A), "dirty": bool(leaf.entry & _D),
+                        "user": leaf.user, "writable": leaf.writable})
+        lines.append(f"{leaf.va:#010x}: {leaf.pa:#010x} {letters}")
+    return View("tlb", {"pid": pid, "entries": entries}, "\n".join(lines) + "\n")
