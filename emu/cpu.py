@@ -36,7 +36,8 @@ import unicorn
 from unicorn import Uc, UcError, x86_const as X
 from unicorn.unicorn_const import (
     UC_ARCH_X86, UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_ERR_INSN_INVALID, UC_ERR_OK,
-    UC_HOOK_INSN, UC_HOOK_INSN_INVALID, UC_HOOK_INTR, UC_MODE_32, UC_PROT_ALL,
+    UC_HOOK_CODE, UC_HOOK_INSN, UC_HOOK_INSN_INVALID, UC_HOOK_INTR, UC_HOOK_MEM_READ,
+    UC_HOOK_MEM_WRITE, UC_MEM_WRITE, UC_MODE_32, UC_PROT_ALL,
 )
 from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
 
@@ -400,13 +401,34 @@ class Cpu:
         self._stopping = False
         self._invalid_seen = False
         self._hook_error = None
+        self.uc._hook_exception = None  # errors of the binding's hooks (trace) land there
         status = uclib.uc_emu_start(self._h, eip, UNTIL, timeout_us, count)
         if self._hook_error is not None:
             error, self._hook_error = self._hook_error, None
             raise error
+        if self.uc._hook_exception is not None:
+            error, self.uc._hook_exception = self.uc._hook_exception, None
+            raise error
         if status != UC_ERR_OK and not (status == UC_ERR_INSN_INVALID and self._invalid_seen):
             raise EmulationError(f"emulation stopped: {UcError(status)}", status,
                                  self.reg(Reg.EIP))
+
+    def trace(self, on_instruction: Callable[[int, int], None],
+              on_memory: Callable[[bool, int, int, int], None]) -> Callable[[], None]:
+        """Call ``on_instruction(eip, size)`` before every instruction and
+        ``on_memory(write, pa, size, value)`` for every data access (Unicorn reports them
+        with physical addresses). A Python call per instruction, about 500 times slower:
+        only for tracing, when asked. Returns the function that removes the hooks."""
+        code = self.uc.hook_add(UC_HOOK_CODE, lambda _uc, eip, size, _d: on_instruction(eip, size))
+        memory = self.uc.hook_add(
+            UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
+            lambda _uc, access, pa, size, value, _d: on_memory(access == UC_MEM_WRITE, pa,
+                                                              size, value))
+
+        def remove() -> None:
+            self.uc.hook_del(code)
+            self.uc.hook_del(memory)
+        return remove
 
     def stop(self) -> None:
         """Ask the CPU to stop; events still raised by the current block are dropped."""

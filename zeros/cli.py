@@ -72,6 +72,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--ps", action="store_true",
                      help="print the ZerOS ps table (long form, every process) to stderr "
                           "after the run")
+    run.add_argument("--show", action="append", default=[], metavar="VIEWS",
+                     help="views to print (comma-separated, repeatable): walk:ADDR[:r|w|x], "
+                          "pagetables, tlb, maps, pmap, x:ADDR[:SIZE], regs, frames, creg, ps, "
+                          "memory, xp:ADDR[:SIZE]")
+    run.add_argument("--at", action="append", default=[], metavar="WHEN",
+                     help="when to show them: exit (the default), fault, break (at each int3, "
+                          "then the guest goes on); comma-separated, repeatable")
+    run.add_argument("--map", metavar="FILE",
+                     help="draw the address spaces (.svg or .html) at the first of those "
+                          "moments")
+    run.add_argument("--trace", action="store_true",
+                     help="print every instruction and memory access, with its translation "
+                          "(slow: a hook per instruction)")
+    run.add_argument("--trace-limit", type=int, default=100_000, metavar="N",
+                     help="instructions to trace at most (default 100000, 0 for no limit)")
     return parser
 
 
@@ -82,6 +97,57 @@ def _exit_status(results) -> int:
     return next((c for c in codes if c), 0)
 
 
+class _Views:
+    """Prints (or collects, for --json) the views asked for, at the moments asked for."""
+
+    MOMENTS = ("exit", "fault", "break")
+
+    def __init__(self, machine, args):
+        from .views import select
+
+        self.machine, self.json = machine, args.json
+        self.specs = [spec for text in args.show for spec in select.parse(text)]
+        moments = {m.strip() for text in args.at for m in text.split(",") if m.strip()}
+        unknown = moments - set(self.MOMENTS)
+        if unknown:
+            raise ValueError(f"--at: unknown moment {sorted(unknown)[0]!r} (exit, fault or "
+                             f"break)")
+        self.moments = moments or {"exit"}
+        self.map_path = args.map
+        if self.map_path and not self.map_path.lower().endswith((".svg", ".html", ".htm")):
+            raise ValueError(f"--map {self.map_path}: the picture is .svg or .html")
+        self.collected: list[dict] = []
+        self.drawn = False
+        if self.specs or self.map_path:
+            machine.exit_handlers.append(self.at_exit)
+            if "break" in self.moments:
+                machine.breakpoint_handlers.append(lambda proc: self.show(proc, "break"))
+
+    def at_exit(self, proc) -> None:
+        if not proc.path:
+            return
+        if proc.fault is not None and "fault" in self.moments:
+            self.show(proc, "fault")
+        elif "exit" in self.moments:
+            self.show(proc, "exit")
+
+    def show(self, proc, moment: str) -> None:
+        from .views import select
+
+        if self.map_path and not self.drawn:
+            from .views.picture import write_picture
+            write_picture(self.machine, self.map_path)
+            self.drawn = True
+        for spec in self.specs:
+            view = select.render(self.machine, spec, proc.pid)
+            if self.json:
+                self.collected.append({"moment": moment, "pid": proc.pid, **view.to_json()})
+            else:
+                sys.stderr.write(f"--- pid {proc.pid} ({proc.name}) at {moment}: "
+                                 f"{view.name} ---\n{view.text}")
+        sys.stderr.flush()
+
+
 def cmd_run(args) -> int:
     from .machine import Machine
 
@@ -89,16 +155,25 @@ def cmd_run(args) -> int:
         raise ValueError("--timeout must be 0 (no limit) or more")
     if args.max_instructions is not None and args.max_instructions <= 0:
         raise ValueError("--max-instructions must be positive")
+    if args.trace_limit < 0:
+        raise ValueError("--trace-limit must be 0 (no limit) or more")
     machine = Machine(ram_size=args.ram, page_file=args.page_file, root=args.root)
     try:
+        views = _Views(machine, args)
         for path in args.programs:
             machine.spawn(path)
         forward = None
         if not args.json:
             forward = _Forwarder(prefix=len(args.programs) > 1)
             machine.on_output = forward
+        tracer = None
+        if args.trace:
+            from .views.trace import Tracer
+            tracer = Tracer(machine, sys.stderr.write, args.trace_limit or None).start()
         results = machine.run(max_instructions=args.max_instructions,
                               timeout=args.timeout or None)
+        if tracer is not None:
+            tracer.stop()
         if forward is not None:
             forward.flush()
             for result in results.values():
@@ -109,6 +184,8 @@ def cmd_run(args) -> int:
                           file=sys.stderr)
         else:
             document = {"processes": [r.to_json() for r in results.values()]}
+            if views.specs:
+                document["views"] = views.collected
             if args.ps:
                 from .ps import ps_data
                 document["ps"] = ps_data(machine, everything=True)

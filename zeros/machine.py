@@ -101,6 +101,8 @@ class Machine:
         self.cpu.trap_handler = self.traps.handle
         self.cpu.page_fault_handler = self.traps.page_fault
         self.breakpoint_handlers: list[Callable[[Process], None]] = []
+        # called as a process exits or is killed, before its memory is freed (views)
+        self.exit_handlers: list[Callable[[Process], None]] = []
         self.on_output: Callable[[Process, int, bytes], None] | None = None
         self._memory_manager = None  # made on first use: it maps PID 10000's 1 MiB heap
 

@@ -102,6 +102,8 @@ class ProcessTable:
         self._finished(proc)
 
     def _finished(self, proc: Process) -> None:
+        for handler in self.machine.exit_handlers:  # its memory is still all there
+            handler(proc)
         scheduler = self.machine.scheduler
         if scheduler.current is proc:
             self.machine.cpu.stop()
