@@ -94,7 +94,7 @@ def test_examine_virtual_and_physical(stopped, golden):
     golden("view_x.txt", view.text + holes.text)
 
 
-def test_creg_and_regs(stopped):
+def test_creg_and_regs(stopped, golden):
     m, pid = stopped
     creg = creg_view(m, pid)
     assert creg.data["cr3"] == m.cr3(pid)
@@ -105,6 +105,14 @@ def test_creg_and_regs(stopped):
     assert regs.data["cpl"] == 3 and regs.data["cs"] == 0x1B
     assert regs.data["eip"] == m.registers(pid)["eip"]
     assert "IF" in regs.text
+    golden("view_creg_regs.txt", creg.text + regs.text)
+
+
+def test_frames_text(stopped, golden):
+    m, _ = stopped
+    view = frames_view(m)
+    assert view.data["used"] == sum(row["total"] for row in view.data["owners"])
+    golden("view_frames.txt", view.text)
 
 
 def test_frames_owners_and_aliases():

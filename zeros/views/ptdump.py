@@ -65,11 +65,25 @@ def leaves(ram, cr3: int, start: int = 0, end: int = 1 << 32,
                            is_swap_entry(pte))
 
 
-def _section(space, va: int) -> str:
-    if va >= KERNEL_BASE:
-        return "kernel"
-    region = space.find(va)
-    return SECTIONS.get(region.kind, region.kind) if region else "no region"
+class _Sections:
+    """The section of an address, looked up once per region rather than once per page."""
+
+    def __init__(self, space):
+        self.space, self.start, self.end, self.name = space, 0, 0, ""
+
+    def __call__(self, va: int) -> str:
+        if self.start <= va < self.end:
+            return self.name
+        if va >= KERNEL_BASE:
+            self.start, self.end, self.name = KERNEL_BASE, 1 << 32, "kernel"
+        else:
+            region = self.space.find(va)
+            if region is None:
+                self.start, self.end, self.name = va, va + PAGE_SIZE, "no region"
+            else:
+                self.start, self.end = region.start, region.end
+                self.name = SECTIONS.get(region.kind, region.kind)
+        return self.name
 
 
 def pagetables_view(machine, pid: int, kernel: bool = True) -> View:
@@ -78,8 +92,9 @@ def pagetables_view(machine, pid: int, kernel: bool = True) -> View:
     end = 1 << 32 if kernel else KERNEL_BASE
     runs: list[dict] = []
     current = None
+    section_of = _Sections(space)
     for leaf in leaves(machine.ram, space.cr3, 0, end, holes=False):
-        section = _section(space, leaf.va)
+        section = section_of(leaf.va)
         glob = bool(leaf.entry & _G)
         key = (leaf.user, leaf.writable, glob, leaf.level, section)
         if current is not None and current["key"] == key and current["end"] == leaf.va:
@@ -104,11 +119,18 @@ def pagetables_view(machine, pid: int, kernel: bool = True) -> View:
                 "\n".join(lines) + "\n")
 
 
+_LETTERS: dict[tuple[int, str], str] = {}  # few flag combinations: spelled out once each
+
+
 def _tlb_letters(entry: int, level: str) -> str:
-    pat = _PAT if level == "PTE" else int(Pde.PAT)
-    return "".join(letter if entry & bit else "-" for letter, bit in (
-        ("X", 0), ("G", _G), ("P", pat), ("D", _D), ("A", _A), ("C", _PCD), ("T", _PWT),
-        ("U", _US), ("W", _RW)))
+    key = (entry & 0x11FF, level)
+    letters = _LETTERS.get(key)
+    if letters is None:
+        pat = _PAT if level == "PTE" else int(Pde.PAT)
+        letters = _LETTERS[key] = "".join(letter if entry & bit else "-" for letter, bit in (
+            ("X", 0), ("G", _G), ("P", pat), ("D", _D), ("A", _A), ("C", _PCD), ("T", _PWT),
+            ("U", _US), ("W", _RW)))
+    return letters
 
 
 def tlb_view(machine, pid: int, kernel: bool = False) -> View:
@@ -116,10 +138,11 @@ def tlb_view(machine, pid: int, kernel: bool = False) -> View:
     space = machine.process(pid).space
     end = 1 << 32 if kernel else KERNEL_BASE
     entries, lines = [], []
-    for leaf in leaves(machine.ram, space.cr3, 0, end, holes=False):
-        letters = _tlb_letters(leaf.entry, leaf.level)
-        entries.append({"va": leaf.va, "pa": leaf.pa, "size": leaf.size, "flags": letters,
-                        "accessed": bool(leaf.entry & _A), "dirty": bool(leaf.entry & _D),
-                        "user": leaf.user, "writable": leaf.writable})
-        lines.append(f"{leaf.va:#010x}: {leaf.pa:#010x} {letters}")
+    for va, size, level, entry, pa, user, writable, _ in leaves(machine.ram, space.cr3, 0,
+                                                                end, holes=False):
+        letters = _tlb_letters(entry, level)
+        entries.append({"va": va, "pa": pa, "size": size, "flags": letters,
+                        "accessed": bool(entry & _A), "dirty": bool(entry & _D),
+                        "user": user, "writable": writable})
+        lines.append(f"{va:#010x}: {pa:#010x} {letters}")
     return View("tlb", {"pid": pid, "entries": entries}, "\n".join(lines) + "\n")
