@@ -398,15 +398,3 @@ def assemble(source: str, base: int = DEFAULT_BASE, path: str | None = None,
     if data_start % PAGE_SIZE:
         raise AssemblyError("internal: data did not start on a page boundary", path)
     return Image(entry_va, tuple(segments), "asm", path or "<source>")
-
-
-def assemble_file(path: str | os.PathLike, base: int = DEFAULT_BASE, include_dirs=()) -> Image:
-    p = Path(path)
-    try:
-        source = p.read_text()
-    except FileNotFoundError:
-        raise AssemblyError("no such file", str(p)) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise AssemblyError(f"cannot read: {getattr(error, 'strerror', None) or error}",
-                            str(p)) from None
-    return assemble(source, base, str(p), include_dirs)

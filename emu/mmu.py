@@ -140,10 +140,6 @@ def ptx(va: int) -> int:
     return (va >> PAGE_SHIFT) & 0x3FF
 
 
-def page_offset(va: int) -> int:
-    return va & PAGE_MASK
-
-
 def split(va: int) -> tuple[int, int, int]:
     """(PDE index, PTE index, offset) of a virtual address."""
     return pdx(va), ptx(va), va & PAGE_MASK

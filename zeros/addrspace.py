@@ -143,9 +143,6 @@ class AddressSpace:
         self.frames.mapped(pa, self, va, new)
         self.resident += 1
 
-    def new_page(self, va: int, region: Region) -> int:
-        return self.map_new(va, region)
-
     def set_flags(self, va: int, flags: int) -> None:
         """Change the rights of a present page (R/W, U/S); the frame stays."""
         pte = self.tables.entry(va)
@@ -156,22 +153,6 @@ class AddressSpace:
             self.tables.set_entry(va, new)
             if pte & ~new & (_WRITABLE | _USER):
                 self.tlb_dirty = True
-
-    def populate(self, va: int, write: bool) -> bool:
-        """Resolve a not-present fault at ``va`` with a zeroed page, if a region of the
-        simple kind allows it (the full resolver, files and sharing included, is zeros.vm)."""
-        region = self.regions.find(va)
-        if region is None or not region.demand or region.extra.get("backing") is not None:
-            return False
-        if write and not region.prot & Prot.WRITE:
-            return False
-        if not region.prot & (Prot.READ | Prot.WRITE | Prot.EXEC):
-            return False
-        if self.tables.entry(va) & _PRESENT:
-            return True
-        self.map_new(va, region)
-        self.minor_faults += 1
-        return True
 
     def fill(self, start: int, end: int, region: Region) -> None:
         """Map a zeroed page at every page of [start, end) that has nothing yet (a page in
@@ -265,11 +246,3 @@ class AddressSpace:
             self.remove_region(region)
         self.unmap(USER_MIN, USER_TOP)  # anything mapped outside a region
         self.tables.destroy()
-
-    # -- figures -------------------------------------------------------------------------
-
-    def resident_pages(self, region: Region | None = None) -> int:
-        """Present pages, in a region (counted in the tables) or in all (kept as a count)."""
-        if region is None:
-            return self.resident
-        return sum(1 for _ in self.tables.present_pages(region.start, region.end))

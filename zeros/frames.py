@@ -139,9 +139,6 @@ class FrameAllocator:
         number = pa >> PAGE_SHIFT
         return self._frames[number] if 0 <= number < self.total else None
 
-    def mark_executable(self, pa: int) -> None:
-        self._frames[pa >> PAGE_SHIFT].executable = True
-
     def owned_by(self, owner: int) -> int:
         return sum(1 for f in self._frames if f is not None and f.owner == owner)
 

@@ -61,8 +61,10 @@ def test_guest_writes_host_reads_at_a_breakpoint(machine):
 def test_read_virt_goes_through_the_page_tables_not_a_copy(machine):
     pid = machine.spawn(PRINT_DATA.encode())
     walk = machine.translate(pid, 0x08049000)
-    machine.ram.write(walk.pa, b"PHYSICAL")
+    machine.write_phys(walk.pa, b"PHYSICAL")
     assert machine.read_virt(pid, 0x08049000, 8) == b"PHYSICAL"
+    assert machine.read_phys(walk.pa, 8) == b"PHYSICAL"
+    assert machine.run(timeout=5)[pid].stdout.startswith(b"PHYSICAL")  # the guest too
 
 
 def test_host_access_errors(machine):
