@@ -17,6 +17,7 @@ ends or the budget does.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ from .process import Process
 if TYPE_CHECKING:
     from .machine import Machine
 
+log = logging.getLogger("zeros")
 QUANTUM_US = 10_000  # a time slice
 QUANTUM_INSTRUCTIONS = 1_000_000  # an instruction slice, when an instruction budget is set
 
@@ -142,6 +144,10 @@ class Scheduler:
             cpu.run(proc.eip, timeout_us, count)
         except EmulationError as error:
             machine.table.kill(proc, linux.SIGKILL, f"killed: the emulator stopped: {error}")
+        except Exception as error:  # a kernel bug reached by this process: it alone pays
+            log.exception("pid %d (%s): kernel error", proc.pid, proc.name)
+            machine.table.kill(proc, linux.SIGKILL, f"killed: kernel error: "
+                                                    f"{type(error).__name__}: {error}")
         finally:
             self.current = None
         if proc.alive and proc.context is not None:

@@ -108,3 +108,18 @@ def test_unknown_syscall_returns_enosys_and_is_logged(run_guest, caplog):
     result = run_guest("mov eax, 999\nint 0x80\nmov ebx, eax\nneg ebx\nmov eax, 1\nint 0x80")
     assert result.exit_code == 38  # ENOSYS
     assert "unknown syscall 999" in caplog.text
+
+
+def test_a_kernel_error_kills_only_the_process_that_reached_it(machine, caplog):
+    def broken(proc):
+        raise RuntimeError("deliberate")
+
+    machine.syscalls.register(500, broken)
+    bad = machine.spawn(b"mov eax, 500\nint 0x80\n" + EXIT0.encode())
+    good = machine.spawn(ASM / "hello.asm")
+    with caplog.at_level(logging.ERROR, "zeros"):
+        results = machine.run(timeout=10)
+    assert results[bad].signal_name == "SIGKILL"
+    assert "kernel error: RuntimeError: deliberate" in results[bad].message
+    assert results[good].stdout == b"Hello, world!\n"
+    assert "deliberate" in caplog.text
