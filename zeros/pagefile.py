@@ -34,7 +34,8 @@ class PageFile:
         self.frames = machine.frames
         self.size = size - size % PAGE_SIZE
         self.slots = self.size // PAGE_SIZE
-        self._free = list(range(self.slots - 1, -1, -1))
+        self._free: list[int] = []  # slots given back; never-used ones come from _next
+        self._next = 0
         self._file = tempfile.TemporaryFile(prefix="zeros-pagefile-") if self.slots else None
         self.hand = 1
         self.page_outs = self.page_ins = 0
@@ -43,11 +44,19 @@ class PageFile:
 
     @property
     def used_slots(self) -> int:
-        return self.slots - len(self._free)
+        return self._next - len(self._free)
+
+    def _take_slot(self) -> int | None:
+        if self._free:
+            return self._free.pop()
+        if self._next < self.slots:
+            self._next += 1
+            return self._next - 1
+        return None
 
     def evict_one(self) -> bool:
         """Free one frame by sending a page out; False when nothing can go."""
-        if not self._free:
+        if not self._free and self._next >= self.slots:
             return False
         frames = self.frames
         total = frames.total
@@ -68,7 +77,7 @@ class PageFile:
         return False
 
     def _page_out(self, space: AddressSpace, va: int, pa: int) -> None:
-        slot = self._free.pop()
+        slot = self._take_slot()
         self._file.seek(slot * PAGE_SIZE)
         self._file.write(self.frames.ram.read(pa, PAGE_SIZE))
         space.tables.set_entry(va, (slot << 12) | SWAP_MARK)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import struct
 import time
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from emu.asm import assemble
@@ -44,13 +45,19 @@ VDSO_SOURCE = f"""
 _USER_RO = int(Pte.US)
 
 
+@lru_cache(maxsize=1)
+def _vdso_code() -> bytes:
+    """The [vdso] page's code, assembled once per Python process."""
+    return assemble(VDSO_SOURCE, VDSO_BASE).segments[0].data
+
+
 class Vdso:
     def __init__(self, machine: "Machine"):
         self.machine = machine
         self.frames = machine.frames
         self.boot = time.monotonic()
         self.ticks = 0
-        code = assemble(VDSO_SOURCE, VDSO_BASE).segments[0].data
+        code = _vdso_code()
         self.frame = self.frames.alloc(KERNEL, "vdso", "[vdso]", executable=True)
         self.frames.ram.write(self.frame, code)
 
