@@ -60,9 +60,11 @@ def test_pagetables_runs_and_sections(stopped, golden):
 def test_tlb_lists_present_leaves_with_a_and_d(stopped, golden):
     m, pid = stopped
     view = tlb_view(m, pid)
-    entry = next(e for e in view.data["entries"] if e["va"] == 0x12345000)
-    assert entry["dirty"] and entry["accessed"] and entry["flags"] == "---DA--UW"
-    assert entry["pa"] == m.translate(pid, 0x12345000).frame
+    assert view.data["columns"] == ["va", "pa", "size", "flags"]
+    entry = dict(zip(view.data["columns"],
+                     next(row for row in view.data["entries"] if row[0] == 0x12345000)))
+    assert entry["flags"] == "---DA--UW"  # dirty, accessed, user, writable
+    assert entry["pa"] == m.translate(pid, 0x12345000).frame and entry["size"] == 4096
     golden("view_tlb.txt", view.text)
 
 

@@ -37,21 +37,30 @@ class Leaf(NamedTuple):
     swap: bool = False  # a not-present PTE that names a page-file slot
 
 
+def tables(ram, cr3: int, start: int = 0, end: int = 1 << 32):
+    """Per PDE of [start, end): (base va, PDE, its page table's 1024 entries or None). The
+    lower layer, read in bulk: one unpack per page table."""
+    pd = struct.unpack("<1024I", ram.read(cr3 & FRAME_MASK, 4096))
+    for index in range(start >> 22, ((end - 1) >> 22) + 1):
+        pde = pd[index]
+        table = None
+        if pde & _P and not pde & _PS:
+            table = struct.unpack("<1024I", ram.read(pde & FRAME_MASK, 4096))
+        yield index << 22, pde, table
+
+
 def leaves(ram, cr3: int, start: int = 0, end: int = 1 << 32,
            holes: bool = True) -> Iterator[Leaf]:
     """Every mapping (and, with ``holes``, every gap) of [start, end) in hardware order."""
-    pd = struct.unpack("<1024I", ram.read(cr3 & FRAME_MASK, 4096))
-    for index in range(start >> 22, ((end - 1) >> 22) + 1):
-        pde, base = pd[index], index << 22
+    for base, pde, table in tables(ram, cr3, start, end):
         if not pde & _P:
             if holes:
                 yield Leaf(base, LARGE_PAGE_SIZE, "PDE", 0, None, False, False)
             continue
-        if pde & _PS:
+        if table is None:  # a 4 MiB page
             yield Leaf(base, LARGE_PAGE_SIZE, "PDE", pde, large_frame(pde), bool(pde & _US),
                        bool(pde & _RW))
             continue
-        table = struct.unpack("<1024I", ram.read(pde & FRAME_MASK, 4096))
         lo = max(0, (start - base) >> 12)
         hi = min(1024, ((end - base) + PAGE_SIZE - 1) >> 12)
         pde_user, pde_rw = pde & _US, pde & _RW
@@ -133,16 +142,21 @@ def _tlb_letters(entry: int, level: str) -> str:
     return letters
 
 
+TLB_COLUMNS = ["va", "pa", "size", "flags"]
+
+
 def tlb_view(machine, pid: int, kernel: bool = False) -> View:
-    """Every present leaf: ``vaddr: paddr XGPDACTUW`` (X never: no NX without PAE)."""
+    """Every present leaf: ``vaddr: paddr XGPDACTUW`` (X never: no NX without PAE). The data
+    has one row per entry, ``[va, pa, size, flags]`` (``TLB_COLUMNS``): a GiB of mappings is
+    262,144 of them, and A, D, U and W are letters of ``flags``."""
     space = machine.process(pid).space
     end = 1 << 32 if kernel else KERNEL_BASE
-    entries, lines = [], []
-    for va, size, level, entry, pa, user, writable, _ in leaves(machine.ram, space.cr3, 0,
-                                                                end, holes=False):
-        letters = _tlb_letters(entry, level)
-        entries.append({"va": va, "pa": pa, "size": size, "flags": letters,
-                        "accessed": bool(entry & _A), "dirty": bool(entry & _D),
-                        "user": user, "writable": writable})
-        lines.append(f"{va:#010x}: {pa:#010x} {letters}")
-    return View("tlb", {"pid": pid, "entries": entries}, "\n".join(lines) + "\n")
+    rows = []
+    for base, pde, table in tables(machine.ram, space.cr3, 0, end):
+        if table is not None:  # the bulk case, kept tight: a GiB is 262,144 of these
+            rows += [[base | (k << 12), pte & FRAME_MASK, PAGE_SIZE, _tlb_letters(pte, "PTE")]
+                     for k, pte in enumerate(table) if pte & _P]
+        elif pde & _P:
+            rows.append([base, large_frame(pde), LARGE_PAGE_SIZE, _tlb_letters(pde, "PDE")])
+    text = "".join([f"{va:#010x}: {pa:#010x} {flags}\n" for va, pa, _, flags in rows])
+    return View("tlb", {"pid": pid, "columns": TLB_COLUMNS, "entries": rows}, text)
