@@ -18,7 +18,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 
 from common import ROOT, best_of, build, show, spread, time_command
 

@@ -28,7 +28,6 @@ What it adds to Unicorn, and why (see docs/unicorn.md for the experiments):
 from __future__ import annotations
 
 import ctypes
-import struct
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
@@ -42,8 +41,7 @@ from unicorn.unicorn_const import (
 from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
 
 from . import gdt as gdtmod
-from .errors import CpuError, EmulationError, UnicornBuildError
-from .mmu import PAGE_SIZE, Cr0, Cr4, Pte, pdx, ptx
+from .errors import CpuError, EmulationError
 from .ram import PhysicalMemory
 
 SYSCALL_VECTOR = 0x80

@@ -195,7 +195,7 @@ def test_tlb_keeps_a_downgraded_entry_until_flushed(rig):
 
 def test_three_faults_in_a_row_stay_page_faults(rig):
     """The Unicorn 1883 remedy at work: no #DF, no triple fault."""
-    ram, cpu = rig.ram, rig.cpu
+    cpu = rig.cpu
     va = 0x2000_0000
     cpu.load_context(rig.user, PD)
     for _ in range(3):

@@ -5,7 +5,6 @@ import logging
 
 import pytest
 
-from emu.mmu import Pte
 from zeros import Machine
 from zeros.errors import HeapError, MemoryManagerError, ShedError
 from zeros.layout import HEAP_BASE, SHED_BASE
