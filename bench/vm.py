@@ -51,8 +51,8 @@ def demand_paging(repeat: int) -> None:
 
 
 def reservations() -> None:
-    from zeros.vm_linux import MAP_ANONYMOUS, MAP_PRIVATE
-    from zeros.vm_windows import MEM_COMMIT, MEM_RESERVE, PAGE_READWRITE
+    from zeros.abi.linux.mman import MAP_ANONYMOUS, MAP_PRIVATE
+    from zeros.abi.windows.virtual import MEM_COMMIT, MEM_RESERVE, PAGE_READWRITE
     print("\nreserving 1 GiB")
     with Machine(ram_size=16 << 20) as m:
         pid = m.spawn(b"l: jmp l")

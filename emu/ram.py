@@ -15,6 +15,7 @@ from .errors import PhysicalAddressError
 from .mmu import PAGE_SIZE
 
 _U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
 ZERO_PAGE = bytes(PAGE_SIZE)
 MADV_POPULATE_WRITE = 23  # Linux 5.14+
 PREFAULT_CHUNK = 4 << 20
@@ -81,6 +82,29 @@ class PhysicalMemory:
         if pa < 0 or pa + 4 > self.size:
             raise PhysicalAddressError(pa, 4, self.size)
         _U32.pack_into(self._map, pa, value)
+
+    def read_u64(self, pa: int) -> int:
+        if pa < 0 or pa + 8 > self.size:
+            raise PhysicalAddressError(pa, 8, self.size)
+        return _U64.unpack_from(self._map, pa)[0]
+
+    def write_u64(self, pa: int, value: int) -> None:
+        if pa < 0 or pa + 8 > self.size:
+            raise PhysicalAddressError(pa, 8, self.size)
+        _U64.pack_into(self._map, pa, value)
+
+    def reader(self, entry_size: int):
+        """The function reading one paging entry of ``entry_size`` bytes."""
+        return self.read_u32 if entry_size == 4 else self.read_u64
+
+    def table_reader(self, entry_size: int):
+        """(pa, count) -> that many entries of ``entry_size`` bytes, read in one unpack."""
+        code = "I" if entry_size == 4 else "Q"
+
+        def read(pa: int, count: int) -> tuple:
+            self._check(pa, count * entry_size)
+            return struct.unpack_from(f"<{count}{code}", self._map, pa)
+        return read
 
     def zero(self, pa: int, n: int = PAGE_SIZE) -> None:
         self._check(pa, n)

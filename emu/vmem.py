@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .errors import TranslationError
 from .mmu import PAGE_MASK, PAGE_SIZE
+from .paging import X86_32, PagingFormat
 from .ram import PhysicalMemory
 from .walk import Access, Walk, accessed_dirty_updates, walk
 
@@ -26,16 +27,18 @@ def chunks(va: int, n: int):
 
 
 def translate(ram: PhysicalMemory, cr3: int, va: int, access: Access | str = Access.READ,
-              user: bool = True, wp: bool = True) -> Walk:
-    return walk(ram.read_u32, cr3, va, access, user=user, wp=wp)
+              user: bool = True, wp: bool = True, fmt: PagingFormat = X86_32) -> Walk:
+    return walk(ram.reader(fmt.entry_size), cr3, va, access, user=user, wp=wp, fmt=fmt)
 
 
-def read_virt(ram: PhysicalMemory, cr3: int, va: int, n: int, user: bool = True) -> bytes:
-    if n < 0 or va < 0 or va + n > 1 << 32:
-        raise ValueError(f"read_virt: range {va:#x}+{n:#x} is outside the 32-bit address space")
+def read_virt(ram: PhysicalMemory, cr3: int, va: int, n: int, user: bool = True,
+              fmt: PagingFormat = X86_32) -> bytes:
+    if n < 0 or va < 0 or va + n > fmt.top:
+        raise ValueError(f"read_virt: range {va:#x}+{n:#x} is outside the address space")
+    read = ram.reader(fmt.entry_size)
     out = bytearray()
     for chunk_va, size in chunks(va, n):
-        w = walk(ram.read_u32, cr3, chunk_va, Access.READ, user=user)
+        w = walk(read, cr3, chunk_va, Access.READ, user=user, fmt=fmt)
         if w.fault:
             raise TranslationError(w)
         out += ram.read(w.pa, size)
@@ -43,7 +46,8 @@ def read_virt(ram: PhysicalMemory, cr3: int, va: int, n: int, user: bool = True)
 
 
 def write_virt(ram: PhysicalMemory, cr3: int, va: int, data: bytes, user: bool = True,
-               force: bool = False, on_fault=None, mark: bool = True) -> list[int]:
+               force: bool = False, on_fault=None, mark: bool = True,
+               fmt: PagingFormat = X86_32) -> list[int]:
     """Write ``data`` at ``va``; returns the physical address written for each page.
 
     ``force`` writes read-only pages too (as a debugger does); presence and the U/S bit are
@@ -57,17 +61,19 @@ def write_virt(ram: PhysicalMemory, cr3: int, va: int, data: bytes, user: bool =
     once (larger than RAM) is then written page by page.
     """
     data = bytes(data)
-    if va < 0 or va + len(data) > 1 << 32:
-        raise ValueError(f"write_virt: range {va:#x}+{len(data):#x} is outside the 32-bit "
+    if va < 0 or va + len(data) > fmt.top:
+        raise ValueError(f"write_virt: range {va:#x}+{len(data):#x} is outside the "
                          f"address space")
     access = Access.READ if force else Access.WRITE
+    read = ram.reader(fmt.entry_size)
+    write_entry = ram.write_u32 if fmt.entry_size == 4 else ram.write_u64
     for _ in range(3):
         plan, brought_in = [], False
         for chunk_va, size in chunks(va, len(data)):
-            w = walk(ram.read_u32, cr3, chunk_va, access, user=user)
+            w = walk(read, cr3, chunk_va, access, user=user, fmt=fmt)
             if w.fault is not None and on_fault is not None and on_fault(w):
                 brought_in = True
-                w = walk(ram.read_u32, cr3, chunk_va, access, user=user)
+                w = walk(read, cr3, chunk_va, access, user=user, fmt=fmt)
             if w.fault is not None:
                 raise TranslationError(w)
             plan.append((w, size))
@@ -78,7 +84,7 @@ def write_virt(ram: PhysicalMemory, cr3: int, va: int, data: bytes, user: bool =
             written, offset = [], 0
             for chunk_va, size in chunks(va, len(data)):
                 written += write_virt(ram, cr3, chunk_va, data[offset:offset + size], user,
-                                      force, on_fault, mark)
+                                      force, on_fault, mark, fmt)
                 offset += size
             return written
     offset = 0
@@ -86,6 +92,6 @@ def write_virt(ram: PhysicalMemory, cr3: int, va: int, data: bytes, user: bool =
         ram.write(w.pa, data[offset:offset + size])
         offset += size
         if mark:  # a forced write still dirties the page: mark it as the CPU marks a write
-            for entry_pa, value in accessed_dirty_updates(w, write=True):
-                ram.write_u32(entry_pa, value)
+            for entry_pa, value in accessed_dirty_updates(w, write=True, fmt=fmt):
+                write_entry(entry_pa, value)
     return [w.pa for w, _ in plan]

@@ -1,15 +1,17 @@
-"""The reference page walk: a pure function over physical memory.
+"""The reference page walk: a pure function over physical memory, for every paging format.
 
-It follows the hardware order of 32-bit (non-PAE) paging, as QEMU's ``get_physical_address``
-and Bochs's ``translate_linear`` do it:
+It follows the hardware order (Intel SDM vol. 3, 4.4-4.6; QEMU's ``mmu_translate``, Bochs's
+``translate_linear``), one level at a time from the table CR3 points at:
 
-1. read the PDE at ``(CR3 & ~0xfff) + 4 * pdx(va)``; not present -> fault (P=0);
-2. a PDE with PS=1 (and CR4.PSE) maps a 4 MiB page: bit 21 must be clear (reserved, RSVD
-   fault), bits 20:13 are physical address bits 39:32 (PSE-36);
-3. otherwise read the PTE at ``PDE.frame + 4 * ptx(va)``; not present -> fault (P=0);
-4. combine the levels: user access needs U/S at both levels, a write needs R/W at both
-   levels when in user mode or when CR0.WP=1; a failed check is a protection fault (P=1).
-   There is no NX in non-PAE paging, so an instruction fetch is checked like a read.
+1. a non-canonical address (4-level paging) is not translated at all: #GP, not #PF;
+2. read the entry at ``table + entry_size * index(va)``; not present -> fault (P=0);
+3. a reserved bit set in a present entry -> fault (P=1, RSVD=1);
+4. collect the rights: U/S and R/W must allow the access at every level that has them,
+   NX (with EFER.NXE) at any level forbids instruction fetches;
+5. an entry with PS=1 where the format allows large pages (and, in 32-bit paging,
+   CR4.PSE) ends the walk with a large page; otherwise descend, until the PTE;
+6. check the combined rights: user access needs U/S everywhere; a write needs R/W everywhere
+   when in user mode or CR0.WP=1; a fetch from an NX page faults with I/D set.
 
 The walk never writes. What the CPU would write afterwards (Accessed and Dirty bits) is given
 by :func:`accessed_dirty_updates`, applied by whoever wants the hardware's side effects.
@@ -20,7 +22,7 @@ Page-fault error code (pushed by the CPU, see :class:`emu.mmu.PfError`)::
     bit 1  W     the access was a write
     bit 2  U     the access came from CPL 3
     bit 3  RSVD  a reserved bit was set
-    bit 4  ID    instruction fetch (never set here: needs PAE+NXE or SMEP)
+    bit 4  ID    instruction fetch (only with PAE/4-level paging and EFER.NXE)
 """
 
 from __future__ import annotations
@@ -28,17 +30,16 @@ from __future__ import annotations
 import enum
 from typing import Callable, NamedTuple
 
-from .mmu import (
-    ENTRY_SIZE, FRAME_MASK, LARGE_PAGE_MASK, LARGE_PAGE_SIZE, LARGE_RESERVED_MASK, PAGE_MASK,
-    PAGE_SIZE, Pde, PfError, Pte, large_frame,
-)
+from .mmu import PAGE_MASK, PAGE_SIZE, Pde, PfError, Pte
+from .paging import NX_BIT, X86_32, PagingFormat
 
-ReadU32 = Callable[[int], int]
+ReadEntry = Callable[[int], int]
 
 # Plain-int masks for the walk itself: arithmetic on IntFlag members builds enum values,
 # which made the walk ten times slower. Derived from the named flags.
 _P, _RW, _US, _A, _D = int(Pte.P), int(Pte.RW), int(Pte.US), int(Pte.A), int(Pte.D)
 _PS = int(Pde.PS)
+PF_VECTOR, GP_VECTOR = 14, 13
 
 
 class Access(enum.Enum):
@@ -62,34 +63,27 @@ class Access(enum.Enum):
 class Step(NamedTuple):
     """One paging-structure entry the walk read."""
 
-    level: str  # "PDE" or "PTE"
-    index: int  # index into the directory or table
+    level: str  # "PDE", "PTE", "PDPTE", "PML4E"
+    index: int  # index into its table
     entry_pa: int  # physical address of the entry
-    entry: int  # its 32-bit value
+    entry: int  # its value
+    frame: int = 0  # the physical address it points at (a table or a page)
+    page_size: int = 0  # a leaf: the bytes it maps; 0 for an entry pointing at a table
 
     @property
     def present(self) -> bool:
-        return bool(self.entry & Pte.P)
-
-    @property
-    def frame(self) -> int:
-        """The physical address this entry points at (table or frame)."""
-        if self.level == "PDE" and self.entry & Pde.PS:
-            return large_frame(self.entry)
-        return self.entry & FRAME_MASK
+        return bool(self.entry & _P)
 
 
 class PageFault(NamedTuple):
-    """A fault the CPU would raise for this access: vector 14 with CR2 and an error code."""
+    """A fault the CPU would raise for this access: vector 14 with CR2 and an error code
+    (or, for a non-canonical address, vector 13 with error code 0 and no CR2)."""
 
     cr2: int
     error_code: PfError
-    level: str  # the level at which the walk stopped: "PDE" or "PTE"
+    level: str  # the level at which the walk stopped ("" for a #GP)
     reason: str  # in words: "user write to a read-only page"
-
-    @property
-    def vector(self) -> int:
-        return 14
+    vector: int = PF_VECTOR
 
 
 class Walk(NamedTuple):
@@ -103,9 +97,10 @@ class Walk(NamedTuple):
     steps: tuple[Step, ...]
     pa: int | None = None
     fault: PageFault | None = None
-    page_size: int = 0  # 4 KiB or 4 MiB when translated
+    page_size: int = 0  # 4 KiB, or the large page's size, when translated
     writable: bool = False  # effective R/W of the leaf for this privilege and CR0.WP
     user_ok: bool = False  # effective U/S of the leaf
+    executable: bool = True  # no NX on the way (always True without NX)
 
     @property
     def ok(self) -> bool:
@@ -113,7 +108,7 @@ class Walk(NamedTuple):
 
     @property
     def frame(self) -> int | None:
-        """Physical address of the start of the page (4 KiB or 4 MiB) that va maps to."""
+        """Physical address of the start of the page (4 KiB or large) that va maps to."""
         if self.pa is None:
             return None
         return self.pa & ~(self.page_size - 1)
@@ -123,22 +118,24 @@ def _who(user: bool) -> str:
     return "user" if user else "supervisor"
 
 
-def _verb(access: Access) -> str:
-    return {Access.READ: "read of", Access.WRITE: "write to",
-            Access.EXECUTE: "instruction fetch from"}[access]
+_VERB = {Access.READ: "read of", Access.WRITE: "write to",
+         Access.EXECUTE: "instruction fetch from"}
 
 
-def error_code_for(access: Access, user: bool, present: bool, rsvd: bool = False) -> PfError:
-    code = PfError(0)
+def error_code_for(access: Access, user: bool, present: bool, rsvd: bool = False,
+                   fetch_bit: bool = False) -> PfError:
+    code = 0
     if present or rsvd:
-        code |= PfError.P
+        code |= 0x01
     if rsvd:
-        code |= PfError.RSVD
+        code |= 0x08
     if access is Access.WRITE:
-        code |= PfError.W
+        code |= 0x02
     if user:
-        code |= PfError.U
-    return code
+        code |= 0x04
+    if fetch_bit and access is Access.EXECUTE:
+        code |= 0x10
+    return PfError(code)
 
 
 def describe_error_code(code: int) -> str:
@@ -158,69 +155,97 @@ def describe_error_code(code: int) -> str:
     return f"{who} {verb} {what}"
 
 
-def walk(read_u32: ReadU32, cr3: int, va: int, access: Access | str = Access.READ,
-         user: bool = True, wp: bool = True, pse: bool = True) -> Walk:
-    """Translate ``va`` through the page directory at ``cr3``; see the module docstring."""
+def walk(read: ReadEntry, cr3: int, va: int, access: Access | str = Access.READ,
+         user: bool = True, wp: bool = True, pse: bool = True,
+         fmt: PagingFormat = X86_32, nxe: bool = False) -> Walk:
+    """Translate ``va`` through the tables at ``cr3``; see the module docstring. ``read``
+    returns the entry (of ``fmt.entry_size`` bytes) at a physical address."""
     if access.__class__ is not Access:
         access = Access.parse(access)
-    va &= 0xFFFFFFFF
-    pde_index = va >> 22
-    pde_pa = (cr3 & FRAME_MASK) + pde_index * ENTRY_SIZE
-    pde = read_u32(pde_pa)
-    steps: tuple[Step, ...] = (Step("PDE", pde_index, pde_pa, pde),)
+    fetch_bit = nxe and fmt.nx
+    if not fmt.is_canonical(va):
+        fault = PageFault(0, PfError(0), "", f"non-canonical address {va:#x}: #GP",
+                          GP_VECTOR)
+        return Walk(cr3, va, access, user, (), fault=fault)
+    table = cr3 & fmt.cr3_mask
+    size = fmt.entry_size
+    steps: tuple[Step, ...] = ()
+    rights = _RW | _US
+    nx = False
+    last = len(fmt.levels) - 1
+    for depth, level in enumerate(fmt.levels):
+        index = (va >> level.shift) & ((1 << level.bits) - 1)
+        entry_pa = table + index * size
+        entry = read(entry_pa)
+        if not entry & _P:
+            steps += (Step(level.name, index, entry_pa, entry),)
+            return _fault(cr3, va, access, user, steps, level.name,
+                          f"{_who(user)} {_VERB[access]} a not-present page "
+                          f"({level.name} {index:#05x} not present)", False, False, fetch_bit)
+        large = level.large and entry & _PS and depth < last and (pse or fmt.entry_size == 8)
+        if entry & fmt.reserved_mask(level, bool(large), nxe):
+            steps += (Step(level.name, index, entry_pa, entry),)
+            return _fault(cr3, va, access, user, steps, level.name,
+                          f"reserved bit set in a {level.name}", True, True, fetch_bit)
+        if level.rights:
+            rights &= entry
+        if fetch_bit and entry & NX_BIT:
+            nx = True
+        if large or depth == last:
+            page_size = level.reach
+            frame = fmt.frame(level, entry, bool(large))
+            steps += (Step(level.name, index, entry_pa, entry, frame, page_size),)
+            return _check(cr3, va, access, user, wp, steps, level.name, frame, page_size,
+                          rights, nx, fetch_bit)
+        table = entry & fmt.addr_mask
+        steps += (Step(level.name, index, entry_pa, entry, table),)
+    raise AssertionError("unreachable: the last level is a leaf")
 
-    def fault(level: str, reason: str, present: bool, rsvd: bool = False) -> Walk:
-        code = error_code_for(access, user, present, rsvd)
-        return Walk(cr3, va, access, user, steps, fault=PageFault(va, code, level, reason))
 
-    if not pde & _P:
-        return fault("PDE", f"{_who(user)} {_verb(access)} a not-present page "
-                            f"(PDE {pde_index:#05x} not present)", present=False)
-    if pse and pde & _PS:
-        if pde & LARGE_RESERVED_MASK:
-            return fault("PDE", "reserved bit 21 set in a 4 MiB PDE", present=True, rsvd=True)
-        level, size = "PDE", LARGE_PAGE_SIZE
-        pa = large_frame(pde) | (va & LARGE_PAGE_MASK)
-        combined = pde
-    else:
-        pte_index = (va >> 12) & 0x3FF
-        pte_pa = (pde & FRAME_MASK) + pte_index * ENTRY_SIZE
-        pte = read_u32(pte_pa)
-        steps += (Step("PTE", pte_index, pte_pa, pte),)
-        if not pte & _P:
-            return fault("PTE", f"{_who(user)} {_verb(access)} a not-present page "
-                                f"(PTE {pte_index:#05x} not present)", present=False)
-        level, size = "PTE", PAGE_SIZE
-        pa = (pte & FRAME_MASK) | (va & PAGE_MASK)
-        combined = pde & pte
-    user_ok = bool(combined & _US)
-    writable = bool(combined & _RW) or (not user and not wp)
+def _fault(cr3, va, access, user, steps, level, reason, present, rsvd, fetch_bit) -> Walk:
+    code = error_code_for(access, user, present, rsvd, fetch_bit)
+    return Walk(cr3, va, access, user, steps, fault=PageFault(va, code, level, reason))
+
+
+def _check(cr3, va, access, user, wp, steps, level, frame, page_size, rights, nx,
+           fetch_bit) -> Walk:
+    user_ok = bool(rights & _US)
+    writable = bool(rights & _RW) or (not user and not wp)
     if user and not user_ok:
-        return fault(level, f"user {_verb(access)} a supervisor page", present=True)
+        return _fault(cr3, va, access, user, steps, level,
+                      f"user {_VERB[access]} a supervisor page", True, False, fetch_bit)
     if access is Access.WRITE and not writable:
         reason = f"{_who(user)} write to a read-only page"
         if not user:
             reason += " (CR0.WP=1)"
-        return fault(level, reason, present=True)
-    return Walk(cr3, va, access, user, steps, pa=pa, page_size=size,
-                writable=writable, user_ok=user_ok)
+        return _fault(cr3, va, access, user, steps, level, reason, True, False, fetch_bit)
+    if access is Access.EXECUTE and nx:
+        return _fault(cr3, va, access, user, steps, level,
+                      f"{_who(user)} instruction fetch from a no-execute page", True, False,
+                      fetch_bit)
+    offset = va & (PAGE_MASK if page_size == PAGE_SIZE else page_size - 1)
+    return Walk(cr3, va, access, user, steps, pa=frame | offset, page_size=page_size,
+                writable=writable, user_ok=user_ok, executable=not nx)
 
 
-def accessed_dirty_updates(result: Walk, write: bool | None = None) -> list[tuple[int, int]]:
+def accessed_dirty_updates(result: Walk, write: bool | None = None,
+                           fmt: PagingFormat = X86_32) -> list[tuple[int, int]]:
     """The entry writes the CPU makes for this walk: (entry physical address, new value).
 
-    A PDE that points at a page table gets A as soon as the walk reads through it, even when
-    the PTE then faults. The leaf entry (PTE, or a 4 MiB PDE) gets A, and D on a write, only
-    when the translation succeeds. Entries that already hold the bits are not rewritten.
-    ``write`` overrides the walk's access kind (a host write that was checked as a read).
+    An entry that points at a table gets A as soon as the walk reads through it, even when
+    a lower level then faults (not a PAE PDPTE: those have no A bit). The leaf entry gets A,
+    and D on a write, only when the translation succeeds. Entries that already hold the bits
+    are not rewritten. ``write`` overrides the walk's access kind (a host write that was
+    checked as a read).
     """
     if write is None:
         write = result.access is Access.WRITE
+    accessed = {level.name: level.accessed for level in fmt.levels}
     updates = []
-    for step in result.steps:
-        is_leaf = step is result.steps[-1]
-        if not is_leaf:
-            if not step.entry & _A:
+    last = len(result.steps) - 1
+    for k, step in enumerate(result.steps):
+        if k < last:
+            if accessed.get(step.level, True) and not step.entry & _A:
                 updates.append((step.entry_pa, step.entry | _A))
             continue
         if result.fault is not None:

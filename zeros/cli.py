@@ -187,8 +187,9 @@ def cmd_run(args) -> int:
             if views.specs:
                 document["views"] = views.collected
             if args.ps:
-                from .ps import ps_data
-                document["ps"] = ps_data(machine, everything=True)
+                from .zmm.ps import ps_data
+                document["ps"] = ps_data(machine.processes, machine.memory_manager_if_started,
+                                         everything=True)
             json.dump(document, sys.stdout, indent=2)
             print()
         if args.ps and not args.json:

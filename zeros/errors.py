@@ -1,4 +1,4 @@
-"""Errors of the OS layer.
+"""Errors of the OS layer, and the one mapping from an error to the errno a guest sees.
 
 ::
 
@@ -6,15 +6,24 @@
      ├── ProgramError          a program cannot be loaded (missing file, assembly error,
      │                         not a static i386 ELF, a segment in kernel space)
      ├── OutOfMemory           no physical frame left (and nothing could be paged out)
-     ├── NoSuchProcess         an unknown pid
-     ├── AddressError          a host access to guest virtual memory faulted (``.walk``)
+     ├── NoSuchProcess         an unknown pid, or one without an address space
+     ├── AddressError          a guest virtual address does not translate (``.walk``)
      ├── MappingError          a range is already mapped, or is not valid for the request
+     ├── SyscallError          an OS call refused, with Linux's ``errno``
+     │    ├── VmError          the mmap family (mmap, munmap, mprotect, ...)
+     │    └── FileError        files and descriptors
+     ├── Win32Error            the VirtualAlloc family refused, with ``winerror``
+     ├── MachineError          the machine cannot do that now (closed, re-entered)
      └── MemoryManagerError    the ZerOS MemoryManager API refused a request
           ├── HeapError        bad heap address, double free, write past a block
           └── ShedError        bad code offset or resource link
+
+Python callers get these exceptions; a guest's syscall gets ``-errno_of(error)``.
 """
 
 from __future__ import annotations
+
+from .uapi import errno, winnt
 
 
 class ZerosError(Exception):
@@ -45,6 +54,34 @@ class MappingError(ZerosError):
     pass
 
 
+class SyscallError(ZerosError):
+    """An OS call failed; ``errno`` is what Linux returns (negated, for a guest)."""
+
+    def __init__(self, errno_value: int, message: str):
+        super().__init__(message)
+        self.errno = int(errno_value)
+
+
+class VmError(SyscallError):
+    pass
+
+
+class FileError(SyscallError):
+    pass
+
+
+class Win32Error(ZerosError):
+    """A VirtualAlloc-family call failed; ``winerror`` is what GetLastError would say."""
+
+    def __init__(self, winerror: int, message: str):
+        super().__init__(f"{message} (error {winerror})")
+        self.winerror = winerror
+
+
+class MachineError(ZerosError):
+    pass
+
+
 class MemoryManagerError(ZerosError):
     pass
 
@@ -55,3 +92,24 @@ class HeapError(MemoryManagerError):
 
 class ShedError(MemoryManagerError):
     pass
+
+
+_WINERROR_ERRNO = {winnt.ERROR_NOT_ENOUGH_MEMORY: errno.ENOMEM,
+                   winnt.ERROR_COMMITMENT_LIMIT: errno.ENOMEM,
+                   winnt.ERROR_INVALID_PARAMETER: errno.EINVAL,
+                   winnt.ERROR_INVALID_ADDRESS: errno.EINVAL}
+
+
+def errno_of(error: ZerosError) -> int:
+    """The errno a guest gets for ``error`` (positive; the syscall returns it negated)."""
+    if isinstance(error, SyscallError):
+        return error.errno
+    if isinstance(error, AddressError):
+        return errno.EFAULT
+    if isinstance(error, OutOfMemory):
+        return errno.ENOMEM
+    if isinstance(error, Win32Error):
+        return _WINERROR_ERRNO.get(error.winerror, errno.EINVAL)
+    if isinstance(error, NoSuchProcess):
+        return errno.ESRCH
+    return errno.EINVAL

@@ -51,6 +51,9 @@ BRK_MAX = HEAP_BASE  # the program break may not grow into the ZerOS heaps
 
 MAX_DIRECT_MAP = 1 << 30  # the kernel half can map at most 1 GiB of RAM
 
+EXPLOIT_PID = 10000  # the ZerOS KernelMemory program: never handed to a guest
+EXPLOIT_NAME = "Exploit"
+
 
 def is_user(va: int) -> bool:
     return USER_MIN <= va < USER_TOP

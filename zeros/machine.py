@@ -1,4 +1,4 @@
-"""The machine: RAM, the CPU, the kernel, and everything built on them, behind one object.
+"""The machine: the one place that builds the parts, wires them, and offers the public API.
 
 ::
 
@@ -7,61 +7,80 @@
     results = m.run(timeout=5)
     results[pid].stdout    # b"Hello, world!\\n"
 
-Parts: ``cpu``, ``ram``, ``frames``, ``kernel``; ``table`` (processes), ``scheduler``,
-``syscalls``, ``traps``; ``vm`` (fault resolution, memory objects), ``pagefile``, ``vdso``;
-``linux`` (mmap family), ``windows`` (VirtualAlloc family), ``memory_manager`` (ZerOS).
+Each part is given what it uses (see docs/architecture.md)::
+
+    ram, cpu                hardware (emu)
+    frames, kernel          mm: frame allocator, boot (the kernel half, the GDT)
+    vm                      vm: address spaces, the fault resolver, page cache, page file
+    vdso, table, scheduler  proc
+    traps, syscalls         entry: the CPU's way into the kernel
+    linux, windows          abi: the mmap family, the VirtualAlloc family (by pid)
+    memory_manager          zmm: the ZerOS MemoryManager (made on first use)
+
+No part calls back up here: what a higher part cares about (a process reaped, guest output)
+is a hook wired below.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Callable
 
 from emu.cpu import Cpu
-from emu.errors import TranslationError
-from emu.mmu import PAGE_SIZE, Pte
+from emu.mmu import PAGE_SIZE
+from emu.paging import X86_32
 from emu.ram import PhysicalMemory
-from emu.vmem import chunks, read_virt, write_virt
 from emu.walk import Access, Walk, walk
 
-from . import linux
-from .addrspace import AddressSpace
-from .errors import AddressError, NoSuchProcess, OutOfMemory, ZerosError
-from .frames import FrameAllocator
-from .kernel import Kernel
-from .layout import USER_TOP
-from .pagefile import PageFile
-from .process import Process, ProcessResult
-from .processes import EXPLOIT_PID, ProcessTable
-from .scheduler import Scheduler
-from .syscalls import Syscalls
-from .traps import Traps
-from .vdso import Vdso
-from .vm import VirtualMemory
-from .vm_linux import LinuxMemory, register_linux_syscalls
-from .vm_windows import WindowsMemory, register_windows_syscalls
-from .zeros_syscalls import register_zeros_syscalls
+from .abi.linux.files import FileCalls
+from .abi.linux.mman import LinuxMemory, MemoryCalls
+from .abi.linux.process import ProcessCalls
+from .abi.windows.syscalls import VirtualCalls
+from .abi.windows.virtual import WindowsMemory
+from .entry.syscalls import Syscalls
+from .entry.traps import Traps
+from .errors import MachineError, NoSuchProcess, ZerosError
+from .layout import EXPLOIT_PID
+from .mm.boot import Kernel
+from .mm.frames import FrameAllocator
+from .proc.process import Process, ProcessResult
+from .proc.scheduler import Scheduler
+from .proc.table import ProcessTable
+from .proc.vdso import Vdso
+from .uapi.signals import SIGKILL
+from .vm.memory import VirtualMemory
+from .vm.uaccess import copy_from_user, copy_to_user
+from .zmm.manager import MemoryManager
+from .zmm.ps import ps_data, ps_text
+from .zmm.syscalls import ZerosCalls
 
 DEFAULT_RAM = 128 << 20
 MIN_RAM = 1 << 20
 MAX_RAM = 1 << 30
 DEFAULT_TIMEOUT = 30.0  # seconds of wall time for one run()
-_PRESENT = int(Pte.P)
 
 __all__ = ["Machine", "parse_size", "EXPLOIT_PID"]
 
 
 def parse_size(text: str | int) -> int:
     """'128M', '16MiB', '64K', '1G' or a number of bytes."""
+    if isinstance(text, bool):
+        raise ValueError(f"not a size: {text!r}")
     if isinstance(text, int):
         return text
-    s = str(text).strip().upper().removesuffix("B").removesuffix("I")
+    if not isinstance(text, str):
+        raise ValueError(f"not a size: {text!r} (use bytes, or a number with K, M or G)")
+    s = text.strip().upper().removesuffix("B").removesuffix("I")
     scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(s[-1:], 1)
     number = s[:-1] if s[-1:] in "KMG" else s
     try:
-        return int(float(number) * scale)
+        value = float(number)
     except ValueError:
         raise ValueError(f"not a size: {text!r} (use bytes, or a number with K, M or G)") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"not a size: {text!r} (a finite number of bytes, 0 or more)")
+    return int(value * scale)
 
 
 class Machine:
@@ -76,35 +95,38 @@ class Machine:
             raise ZerosError(f"RAM size of {ram_size} bytes is not possible: it must be a "
                              f"multiple of 4 KiB between 1 MiB and 1 GiB")
         page_file = 4 * ram_size if page_file is None else parse_size(page_file)
-        if page_file < 0:
-            raise ZerosError(f"page file size {page_file} is negative")
-        self.root = os.path.abspath(root or os.getcwd())
+        if root is not None and not isinstance(root, (str, os.PathLike)) or \
+                isinstance(root, bytes):
+            raise ZerosError(f"root must be a directory path (str), not {root!r}")
+        self.root = os.path.abspath(os.fspath(root) if root is not None else os.getcwd())
         if not os.path.isdir(self.root):
             raise ZerosError(f"root {self.root} is not a directory")
         self.ram = PhysicalMemory(ram_size)
         self.cpu = Cpu(self.ram, direct_state=direct_state)
         self.frames = FrameAllocator(self.ram)
-        self.kernel = Kernel(self.cpu, self.frames)
-        self.table = ProcessTable(self)
-        self.scheduler = Scheduler(self)
-        self.vm = VirtualMemory(self)
-        self.pagefile = PageFile(self, page_file)
-        self.vdso = Vdso(self)
-        self.linux = LinuxMemory(self)
-        self.windows = WindowsMemory(self)
-        self.syscalls = Syscalls(self)
-        register_zeros_syscalls(self)
-        register_linux_syscalls(self)
-        register_windows_syscalls(self)
-        self.traps = Traps(self)
+        self.kernel = Kernel(self.cpu, self.frames, X86_32)
+        self.vm = VirtualMemory(self.frames, self.kernel.half, X86_32, page_file)
+        self.pagefile = self.vm.pagefile
+        self.vdso = Vdso(self.frames)
+        self.table = ProcessTable(self.cpu, self.vm, self.vdso, self.root)
+        self.scheduler = Scheduler(self.cpu, self.table, self.frames, self.vdso)
+        self.traps = Traps(self.table, self.vm.resolver, self.scheduler)
+        self.syscalls = Syscalls(self.cpu, self.table, self.scheduler)
+        self.linux = LinuxMemory(self.table, self.vm)
+        self.windows = WindowsMemory(self.table, self.ram.size + self.pagefile.size)
+        self.files = FileCalls(output=self._output)
+        self.syscalls.register_all(ProcessCalls(self.table, self.scheduler).handlers())
+        self.syscalls.register_all(self.files.handlers())
+        self.syscalls.register_all(MemoryCalls(self.linux).handlers())
+        self.syscalls.register_all(VirtualCalls(self.windows).handlers())
+        self.syscalls.register_all(ZerosCalls(lambda: self.memory_manager,
+                                              lambda long: self.ps(long=long)).handlers())
         self.cpu.syscall_handler = self.syscalls.dispatch
         self.cpu.trap_handler = self.traps.handle
         self.cpu.page_fault_handler = self.traps.page_fault
-        self.breakpoint_handlers: list[Callable[[Process], None]] = []
-        # called as a process exits or is killed, before its memory is freed (views)
-        self.exit_handlers: list[Callable[[Process], None]] = []
         self.on_output: Callable[[Process, int, bytes], None] | None = None
         self._memory_manager = None  # made on first use: it maps PID 10000's 1 MiB heap
+        self._running = False
 
     # -- parts ---------------------------------------------------------------------------
 
@@ -114,15 +136,24 @@ class Machine:
 
     @property
     def current(self) -> Process | None:
-        return self.scheduler.current
+        return self.table.current
+
+    @property
+    def breakpoint_handlers(self) -> list[Callable[[Process], None]]:
+        """int3 calls each with the process, and the guest goes on."""
+        return self.traps.breakpoint_handlers
+
+    @property
+    def exit_handlers(self) -> list[Callable[[Process], None]]:
+        """Called as a process exits or is killed, before its memory is freed (views)."""
+        return self.table.on_exit
 
     @property
     def memory_manager(self):
         """The ZerOS MemoryManager (made, with KernelMemory in PID 10000, on first use)."""
         if self._memory_manager is None:
-            from .memory_manager import MemoryManager
-
-            self._memory_manager = MemoryManager(self)
+            self._memory_manager = MemoryManager(self.table)
+            self.table.on_reaped.append(self._memory_manager.process_ended)
         return self._memory_manager
 
     @property
@@ -131,15 +162,11 @@ class Machine:
 
     def ps(self, long: bool = False, pid: int | None = None, everything: bool = False) -> str:
         """The ZerOS ``ps`` table (``long``: each heap and shed)."""
-        from .ps import ps_data, ps_text
+        return ps_text(ps_data(self.processes, self._memory_manager, pid, everything), long)
 
-        return ps_text(ps_data(self, pid, everything), long)
-
-    def new_address_space(self, pid: int) -> AddressSpace:
-        space = AddressSpace(self.frames, pid, self.kernel.kernel_pdes)
-        space.on_swap_release = self.pagefile.release
-        space.resolver = self.vm.resolve
-        return space
+    def _output(self, proc: Process, fd: int, data: bytes) -> None:
+        if self.on_output is not None:
+            self.on_output(proc, fd, data)
 
     # -- processes -----------------------------------------------------------------------
 
@@ -147,6 +174,7 @@ class Machine:
               env: list[str] | None = None) -> int:
         """Load a program (a path, bytes of an ELF file or of assembly text, or an Image)
         into a new process; returns its pid. Raises ProgramError or OutOfMemory."""
+        self._check_open()
         return self.table.spawn(program, name, argv, env)
 
     def process(self, pid: int) -> Process:
@@ -158,11 +186,6 @@ class Machine:
     def kill(self, proc: Process, signal: int, message: str, fault=None) -> None:
         self.table.kill(proc, signal, message, fault)
 
-    def emit_output(self, proc: Process, fd: int, data: bytes) -> None:
-        (proc.stdout if fd == 1 else proc.stderr).extend(data)
-        if self.on_output is not None:
-            self.on_output(proc, fd, data)
-
     # -- running -------------------------------------------------------------------------
 
     def run(self, max_instructions: int | None = None,
@@ -171,12 +194,28 @@ class Machine:
         """Run every runnable process (or just ``pids``) until all have stopped, a budget
         runs out (processes still alive are then stopped) or a breakpoint handler calls
         :meth:`pause`; returns a result for every process."""
+        self._check_open()
+        if self._running:
+            raise MachineError("run() called while the machine is running (from a handler?)")
+        if max_instructions is not None and (isinstance(max_instructions, bool) or
+                                             not isinstance(max_instructions, int) or
+                                             max_instructions <= 0):
+            raise ValueError(f"max_instructions must be a positive integer, not "
+                             f"{max_instructions!r}")
+        if timeout is not None and (not isinstance(timeout, (int, float)) or
+                                    not math.isfinite(timeout) or timeout < 0):
+            raise ValueError(f"timeout must be a finite number of seconds (or None), not "
+                             f"{timeout!r}")
         only = None if pids is None else set(pids)
-        why = self.scheduler.run(max_instructions, timeout, only)
+        self._running = True
+        try:
+            why = self.scheduler.run(max_instructions, timeout, only)
+        finally:
+            self._running = False
         if why:
             for proc in [p for p in self.processes.values()
                          if p.alive and p.path and (only is None or p.pid in only)]:
-                self.kill(proc, linux.SIGKILL, why)
+                self.kill(proc, SIGKILL, why)
         return self.results()
 
     def registers(self, pid: int) -> dict[str, int]:
@@ -197,7 +236,7 @@ class Machine:
             self.cpu.save_context(proc.context)
         for name, value in values.items():
             self.cpu.set_context_reg(proc.context, self.cpu.register_id(name), value)
-        self.scheduler.forget_loaded(proc)
+        proc.context_changed = True
 
     def pause(self) -> None:
         """From a breakpoint handler: make run() return after this slice."""
@@ -205,15 +244,6 @@ class Machine:
 
     def request_switch(self) -> None:
         self.scheduler.request_switch()
-
-    def after_kernel_entry(self, proc: Process) -> None:
-        """Before returning to the guest: drop stale translations the kernel made."""
-        if self.frames.code_dirty:
-            self.cpu.flush_code()
-            self.frames.code_dirty = False
-        if proc.space.tlb_dirty and self.scheduler.loaded is proc:
-            self.cpu.flush_tlb()
-            proc.space.tlb_dirty = False
 
     def results(self) -> dict[int, ProcessResult]:
         return {pid: ProcessResult(pid, p.name, p.state, p.exit_code, p.signal,
@@ -224,15 +254,14 @@ class Machine:
     # -- memory, from the host -----------------------------------------------------------
 
     def cr3(self, pid: int) -> int:
-        proc = self.process(pid)
-        if not proc.space.tables.pd:
-            raise NoSuchProcess(pid)
-        return proc.space.cr3
+        return self.table.space_of(pid).cr3
 
     def translate(self, pid: int, va: int, access: Access | str = "r",
                   user: bool = True) -> Walk:
         """The reference walk of ``va`` in ``pid``'s page tables (no side effects)."""
-        return walk(self.ram.read_u32, self.cr3(pid), va, access, user=user)
+        space = self.table.space_of(pid)
+        return walk(self.ram.reader(space.fmt.entry_size), space.cr3, va, access, user=user,
+                    fmt=space.fmt)
 
     def read_phys(self, pa: int, n: int) -> bytes:
         return self.ram.read(pa, n)
@@ -246,62 +275,33 @@ class Machine:
         """Bytes at ``va`` in ``pid``, through the page walk; pages a region allows but that
         were never touched (or are in the page file) come in first, as the kernel's
         copy_from_user brings them."""
-        return self.copy_from_user(self.process(pid), va, n, user)
+        return copy_from_user(self.table.space_of(pid), va, n, user)
 
     def write_virt(self, pid: int, va: int, data: bytes, user: bool = True,
                    force: bool = False) -> None:
         """Write ``data`` at ``va`` in ``pid`` through the page walk. ``force`` also writes
         pages the guest may only read (a debugger's write, or loading code)."""
-        space = self.process(pid).space
-        if not space.tables.pd:
-            raise NoSuchProcess(pid)
-        try:
-            written = write_virt(self.ram, space.cr3, va, data, user=user, force=force,
-                                 on_fault=lambda w: self._fault(space, w.va, not force))
-        except TranslationError as error:
-            raise AddressError(f"pid {pid}: {error}", error.walk) from None
-        except ValueError as error:
-            raise AddressError(f"pid {pid}: {error}") from None
-        if any(self.frames.info(pa).executable for pa in written):
-            self.frames.code_dirty = True
+        copy_to_user(self.table.space_of(pid), va, data, user=user, force=force)
 
     def copy_from_user(self, proc: Process, va: int, n: int, user: bool = True) -> bytes:
-        """Read page by page, bringing each page in first if a region allows it (a later
-        page may send an earlier one to the page file: each is read while it is there)."""
-        space = proc.space
-        if not space.tables.pd:
+        if not proc.space.alive:
             raise NoSuchProcess(proc.pid)
-        if n < 0 or va < 0 or va + n > 1 << 32:
-            raise AddressError(f"pid {proc.pid}: range {va:#x}+{n:#x} is outside the "
-                               f"address space")
-        out = bytearray()
-        for chunk_va, size in chunks(va, n):
-            for attempt in range(3):
-                try:
-                    out += read_virt(self.ram, space.cr3, chunk_va, size, user=user)
-                    break
-                except TranslationError as error:
-                    if attempt == 2 or not self._fault(space, chunk_va, False):
-                        raise AddressError(f"pid {proc.pid}: {error}", error.walk) from None
-        return bytes(out)
-
-    def _fault(self, space: AddressSpace, va: int, write: bool) -> bool:
-        if va >= USER_TOP:
-            return False
-        try:
-            return self.vm.resolve(space, va, write, present=bool(
-                space.tables.entry(va) & _PRESENT))
-        except OutOfMemory:
-            return False
+        return copy_from_user(proc.space, va, n, user)
 
     # -- lifetime ------------------------------------------------------------------------
 
+    def _check_open(self) -> None:
+        if self.cpu is None:
+            raise MachineError("the machine is closed")
+
     def close(self) -> None:
         """Release the CPU, RAM and page file now rather than at garbage collection."""
+        if self._running:
+            raise MachineError("close() called while the machine is running")
         if self.cpu is not None:
             self.cpu.close()
             self.cpu = None
-            self.pagefile.close()
+            self.vm.close()
             self.ram.close()
 
     def __enter__(self) -> "Machine":
@@ -309,3 +309,4 @@ class Machine:
 
     def __exit__(self, *exc) -> None:
         self.close()
+

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-import emu.selftest as selftest
+import emu.cpu.selftest as selftest
 from emu.cpu import Cpu
 from emu.errors import UnicornBuildError
 from emu.ram import PhysicalMemory

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from zeros.process import EXITED, KILLED
+from zeros.proc.process import EXITED, KILLED
 
 from ..conftest import ASM
 
@@ -111,7 +111,7 @@ def test_unknown_syscall_returns_enosys_and_is_logged(run_guest, caplog):
 
 
 def test_a_kernel_error_kills_only_the_process_that_reached_it(machine, caplog):
-    def broken(proc):
+    def broken(proc, args):
         raise RuntimeError("deliberate")
 
     machine.syscalls.register(500, broken)

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from zeros import Machine
-from zeros.process import EXITED, KILLED
+from zeros.proc.process import EXITED, KILLED
 
 from ..conftest import ASM
 

@@ -2,9 +2,10 @@
 
 import pytest
 
-from zeros import Machine, linux
-from zeros.files import O_RDONLY, O_RDWR
-from zeros.vm_linux import (MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE,
+from zeros import Machine
+from zeros.uapi import errno as linux
+from zeros.proc.files import O_RDONLY, O_RDWR
+from zeros.abi.linux.mman import (MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE,
                             MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MS_ASYNC, MS_SYNC, VmError)
 
 PAGE = 4096
@@ -96,8 +97,9 @@ def test_anonymous_shared_frame_is_freed_with_the_last_mapping(env):
     # a second process maps the same object (as fork would give it)
     region = m.process(pid).space.find(va)
     theirs = m.process(other).space
-    theirs.add_region(va, va + PAGE, region.prot, "mmap", region.name, **region.extra)
-    region.extra["backing"].mapped_region()
+    theirs.add_region(va, va + PAGE, region.prot, "mmap", region.name,
+                      backing=region.backing, offset=region.offset, shared=region.shared)
+    region.backing.mapped_region()
     assert touch(m, other, va, value=b"shared") == b"shared"
     pa = m.translate(pid, va).pa
     assert m.translate(other, va).pa == pa
@@ -162,7 +164,7 @@ def test_file_errors(env):
     assert errno_of(m.linux.mmap, pid, 0, PAGE, RW, MAP_SHARED, ro, 0) == linux.EACCES
     va = m.linux.mmap(pid, 0, PAGE, RO, MAP_SHARED, ro, 0)
     assert errno_of(m.linux.mprotect, pid, va, PAGE, RW) == linux.EACCES
-    from zeros.files import FileError
+    from zeros.errors import FileError
     with pytest.raises(FileError) as raised:
         files.open("../outside.txt", O_RDONLY)
     assert raised.value.errno == linux.EACCES

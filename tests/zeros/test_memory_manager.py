@@ -8,7 +8,7 @@ import pytest
 from zeros import Machine
 from zeros.errors import HeapError, MemoryManagerError, ShedError
 from zeros.layout import HEAP_BASE, SHED_BASE
-from zeros.memory_manager import EXPLOIT_PID
+from zeros.zmm.manager import EXPLOIT_PID
 
 PID = 1234
 

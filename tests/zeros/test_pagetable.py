@@ -8,9 +8,12 @@ from emu.mmu import Pte
 from emu.ram import PhysicalMemory
 from emu.walk import walk
 from zeros.errors import MappingError
-from zeros.frames import FrameAllocator
-from zeros.pagetable import PageTables
-from zeros.regions import Prot, Region, RegionMap
+from zeros.mm.frames import FrameAllocator
+from emu.paging import X86_32
+from zeros.mm.pagetable import KernelHalf, PageTables
+
+NO_KERNEL = KernelHalf(768, bytes(1024), ())  # an empty kernel half: PDEs 768.. stay 0
+from zeros.vm.regions import Prot, Region, RegionMap
 
 pages = st.integers(1, 0xBFFFF).map(lambda n: n << 12)  # user pages
 
@@ -20,7 +23,7 @@ pages = st.integers(1, 0xBFFFF).map(lambda n: n << 12)  # user pages
        st.booleans())
 def test_map_then_translate(mapping, user):
     frames = FrameAllocator(PhysicalMemory(4 << 20))
-    tables = PageTables(frames, 1, bytes(1024))
+    tables = PageTables(frames, 1, X86_32, NO_KERNEL)
     placed = {}
     for va, rw in mapping.items():
         pa = frames.alloc(1, "page")
@@ -41,18 +44,18 @@ def test_map_then_translate(mapping, user):
 def test_unmap_and_destroy_give_every_frame_back():
     frames = FrameAllocator(PhysicalMemory(2 << 20))
     before = frames.used_count
-    tables = PageTables(frames, 7, bytes(1024))
+    tables = PageTables(frames, 7, X86_32, NO_KERNEL)
     for va in (0x08048000, 0x40000000, 0xBF7FF000):
         tables.map_page(va, frames.alloc(7, "page"), Pte.US)
     for va, pte in list(tables.present_pages(0, 0xC0000000)):
-        tables.unmap_page(va)
+        tables.clear(va)
         frames.free(pte & ~0xFFF)
     tables.destroy()
     assert frames.used_count == before and frames.owned_by(7) == 0
 
 
 def test_kernel_space_is_refused():
-    tables = PageTables(FrameAllocator(PhysicalMemory(1 << 20)), 1, bytes(1024))
+    tables = PageTables(FrameAllocator(PhysicalMemory(1 << 20)), 1, X86_32, NO_KERNEL)
     with pytest.raises(MappingError, match="kernel space"):
         tables.map_page(0xC0000000, 0x1000, Pte.US)
 

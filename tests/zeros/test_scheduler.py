@@ -8,7 +8,7 @@ out right however often they are switched.
 
 import pytest
 
-import zeros.scheduler as scheduler
+import zeros.proc.scheduler as scheduler
 from zeros import Machine
 
 FIB = """

@@ -17,11 +17,11 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from emu.mmu import FRAME_MASK, Pte
 from zeros import Machine
-from zeros.files import O_RDWR
-from zeros.regions import Prot
-from zeros.vm_linux import MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED
-from zeros.vm_windows import (MEM_COMMIT, MEM_DECOMMIT, MEM_RELEASE, MEM_RESERVE,
-                              PAGE_NOACCESS, PAGE_READONLY, PAGE_READWRITE, WindowsError)
+from zeros.proc.files import O_RDWR
+from zeros.vm.regions import Prot
+from zeros.abi.linux.mman import MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED
+from zeros.abi.windows.virtual import (MEM_COMMIT, MEM_DECOMMIT, MEM_RELEASE, MEM_RESERVE,
+                              PAGE_NOACCESS, PAGE_READONLY, PAGE_READWRITE, Win32Error)
 
 PAGE = 4096
 FILE_PAGES = 8
@@ -124,7 +124,7 @@ class VirtualMemoryMachine(RuleBasedStateMachine):
             for va in vas:
                 self.pages[pid][va]["prot"] = RIGHTS[rights]
         else:
-            with pytest.raises(WindowsError):
+            with pytest.raises(Win32Error):
                 self.m.windows.virtual_protect(pid, start, count * PAGE, WINDOWS[rights])
 
     @precondition(lambda self: self._has("reservations"))

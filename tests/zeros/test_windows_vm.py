@@ -3,10 +3,10 @@
 import pytest
 
 from zeros import Machine
-from zeros.vm_windows import (
+from zeros.abi.windows.virtual import (
     ERROR_COMMITMENT_LIMIT, ERROR_INVALID_ADDRESS, ERROR_INVALID_PARAMETER, MEM_COMMIT,
     MEM_DECOMMIT, MEM_FREE, MEM_IMAGE, MEM_PRIVATE, MEM_RELEASE, MEM_RESERVE, MEM_TOP_DOWN,
-    PAGE_EXECUTE_READ, PAGE_GUARD, PAGE_NOACCESS, PAGE_READONLY, PAGE_READWRITE, WindowsError)
+    PAGE_EXECUTE_READ, PAGE_GUARD, PAGE_NOACCESS, PAGE_READONLY, PAGE_READWRITE, Win32Error)
 
 PAGE = 4096
 
@@ -20,7 +20,7 @@ def env():
 
 
 def winerror(call, *args):
-    with pytest.raises(WindowsError) as raised:
+    with pytest.raises(Win32Error) as raised:
         call(*args)
     return raised.value.winerror
 

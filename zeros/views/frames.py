@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..frames import KERNEL
+from ..mm.frames import KERNEL
 from .base import View
 
 KINDS = ("pagedir", "pagetable", "page")

@@ -6,6 +6,7 @@ import os
 
 from emu.mmu import Pte
 
+from ..vm.objects import FileObject
 from .base import View
 from .ptdump import leaves
 
@@ -26,15 +27,14 @@ def _pathname(region) -> str:
 
 
 def _perms(region) -> str:
-    return region.prot.letters + ("s" if region.extra.get("shared") else "p")
+    return region.prot.letters + ("s" if region.shared else "p")
 
 
 def maps_view(machine, pid: int) -> View:
     space = machine.process(pid).space
     rows, lines = [], []
     for region in space.regions:
-        offset = region.extra.get("offset", 0) if region.extra.get("backing") is not None \
-            and hasattr(region.extra["backing"], "path") else 0
+        offset = region.offset if isinstance(region.backing, FileObject) else 0
         row = {"start": region.start, "end": region.end, "perms": _perms(region),
                "offset": offset, "dev": "00:00", "inode": 0,
                "pathname": _pathname(region), "kind": region.kind}
@@ -53,10 +53,10 @@ def pmap_view(machine, pid: int) -> View:
     total = rss_total = dirty_total = 0
     for region in space.regions:
         present = dirty = 0
-        for leaf in leaves(machine.ram, space.cr3, region.start, region.end, holes=False):
+        for leaf in leaves(space, region.start, region.end, holes=False):
             present += 1
             dirty += bool(leaf.entry & _D)
-        mode = region.prot.letters + ("s" if region.extra.get("shared") else "-") + "-"
+        mode = region.prot.letters + ("s" if region.shared else "-") + "-"
         mapping = os.path.basename(region.name) if region.kind in ("text", "data", "rodata",
                                                                     "mmap") and region.name \
             and not region.name.startswith("[") else (

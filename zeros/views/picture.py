@@ -18,7 +18,7 @@ import math
 
 from emu.mmu import PAGE_SIZE
 
-from ..frames import KERNEL
+from ..mm.frames import KERNEL
 from ..layout import KERNEL_BASE
 from .base import size_text
 from .ptdump import leaves
@@ -42,7 +42,7 @@ def _region_height(size: int) -> int:
 
 def _process_column(machine, proc, x: int, positions: dict, out: list) -> int:
     space = proc.space
-    present = {leaf.va for leaf in leaves(machine.ram, space.cr3, 0, KERNEL_BASE,
+    present = {leaf.va for leaf in leaves(space, 0, KERNEL_BASE,
                                           holes=False)}
     out.append(f'<g class="process" data-pid="{proc.pid}">')
     out.append(f'<text x="{x}" y="{TOP - 30}" class="title">pid {proc.pid} '

@@ -1,20 +1,19 @@
 """A process's page tables: the walker, and the views built on it.
 
-The walker knows nothing about output (Linux's ptdump): it reads the page directory and each
-page table once and yields a :class:`Leaf` for every present mapping and every hole. Two
-consumers: ``pagetables`` merges runs of equal effective protection under section markers
+The walker is :mod:`emu.ptscan`, the one page-table iterator (Linux's ptdump shape): it reads
+each table once and reports every present mapping and every hole. Two consumers here: ``pagetables`` merges runs of equal effective protection under section markers
 (QEMU ``info mem``, ptdump), ``tlb`` lists every present leaf with its A and D bits (QEMU
 ``info tlb``).
 """
 
 from __future__ import annotations
 
-import struct
-from typing import Iterator, NamedTuple
+from typing import Iterator
 
-from emu.mmu import FRAME_MASK, LARGE_PAGE_SIZE, PAGE_SIZE, Pde, Pte, large_frame
+from emu.mmu import Pde, Pte
+from emu.ptscan import Leaf, scan
+from emu.ptscan import leaves as scan_leaves
 
-from ..addrspace import is_swap_entry
 from ..layout import KERNEL_BASE
 from .base import View, size_text
 
@@ -26,52 +25,11 @@ SECTIONS = {"text": "program", "data": "program", "rodata": "program", "brk": "h
             "stack": "stack", "mmap": "mmap", "vm": "mmap", "vvar": "vvar", "vdso": "vdso"}
 
 
-class Leaf(NamedTuple):
-    va: int
-    size: int  # 4 KiB or 4 MiB
-    level: str  # "PTE" or "PDE"
-    entry: int  # the leaf entry (0 for a hole)
-    pa: int | None
-    user: bool  # effective U/S over both levels
-    writable: bool  # effective R/W over both levels
-    swap: bool = False  # a not-present PTE that names a page-file slot
-
-
-def tables(ram, cr3: int, start: int = 0, end: int = 1 << 32):
-    """Per PDE of [start, end): (base va, PDE, its page table's 1024 entries or None). The
-    lower layer, read in bulk: one unpack per page table."""
-    pd = struct.unpack("<1024I", ram.read(cr3 & FRAME_MASK, 4096))
-    for index in range(start >> 22, ((end - 1) >> 22) + 1):
-        pde = pd[index]
-        table = None
-        if pde & _P and not pde & _PS:
-            table = struct.unpack("<1024I", ram.read(pde & FRAME_MASK, 4096))
-        yield index << 22, pde, table
-
-
-def leaves(ram, cr3: int, start: int = 0, end: int = 1 << 32,
-           holes: bool = True) -> Iterator[Leaf]:
-    """Every mapping (and, with ``holes``, every gap) of [start, end) in hardware order."""
-    for base, pde, table in tables(ram, cr3, start, end):
-        if not pde & _P:
-            if holes:
-                yield Leaf(base, LARGE_PAGE_SIZE, "PDE", 0, None, False, False)
-            continue
-        if table is None:  # a 4 MiB page
-            yield Leaf(base, LARGE_PAGE_SIZE, "PDE", pde, large_frame(pde), bool(pde & _US),
-                       bool(pde & _RW))
-            continue
-        lo = max(0, (start - base) >> 12)
-        hi = min(1024, ((end - base) + PAGE_SIZE - 1) >> 12)
-        pde_user, pde_rw = pde & _US, pde & _RW
-        for k in range(lo, hi):
-            pte = table[k]
-            if pte & _P:
-                yield Leaf(base | (k << 12), PAGE_SIZE, "PTE", pte, pte & FRAME_MASK,
-                           bool(pde_user and pte & _US), bool(pde_rw and pte & _RW))
-            elif holes:
-                yield Leaf(base | (k << 12), PAGE_SIZE, "PTE", pte, None, False, False,
-                           is_swap_entry(pte))
+def leaves(space, start: int = 0, end: int | None = None, holes: bool = True
+           ) -> Iterator[Leaf]:
+    """Every mapping (and, with ``holes``, every gap) of [start, end) of ``space``."""
+    return scan_leaves(space.ram.table_reader(space.fmt.entry_size), space.cr3, start, end,
+                       space.fmt, holes)
 
 
 class _Sections:
@@ -102,7 +60,7 @@ def pagetables_view(machine, pid: int, kernel: bool = True) -> View:
     runs: list[dict] = []
     current = None
     section_of = _Sections(space)
-    for leaf in leaves(machine.ram, space.cr3, 0, end, holes=False):
+    for leaf in leaves(space, 0, end, holes=False):
         section = section_of(leaf.va)
         glob = bool(leaf.entry & _G)
         key = (leaf.user, leaf.writable, glob, leaf.level, section)
@@ -152,11 +110,17 @@ def tlb_view(machine, pid: int, kernel: bool = False) -> View:
     space = machine.process(pid).space
     end = 1 << 32 if kernel else KERNEL_BASE
     rows = []
-    for base, pde, table in tables(machine.ram, space.cr3, 0, end):
-        if table is not None:  # the bulk case, kept tight: a GiB is 262,144 of these
-            rows += [[base | (k << 12), pte & FRAME_MASK, PAGE_SIZE, _tlb_letters(pte, "PTE")]
-                     for k, pte in enumerate(table) if pte & _P]
-        elif pde & _P:
-            rows.append([base, large_frame(pde), LARGE_PAGE_SIZE, _tlb_letters(pde, "PDE")])
+    fmt = space.fmt
+    for span in scan(space.ram.table_reader(fmt.entry_size), space.cr3, 0, end, fmt):
+        if span.leaf:  # the bulk case, kept tight: a GiB is 262,144 of these
+            base, size, mask = span.va, span.page_size, fmt.addr_mask
+            rows += [[base + k * size, pte & mask, size, _tlb_letters(pte, "PTE")]
+                     for k, pte in enumerate(span.entries) if pte & _P]
+        else:
+            for k, entry in enumerate(span.entries):
+                if entry & _P:
+                    rows.append([span.va + k * span.page_size,
+                                 fmt.frame(span.level, entry, True), span.page_size,
+                                 _tlb_letters(entry, "PDE")])
     text = "".join([f"{va:#010x}: {pa:#010x} {flags}\n" for va, pa, _, flags in rows])
     return View("tlb", {"pid": pid, "columns": TLB_COLUMNS, "entries": rows}, text)

@@ -74,8 +74,8 @@ def render(machine, spec: ViewSpec, pid: int | None) -> View:
     if spec.name == "creg":
         return creg_view(machine, pid)
     if spec.name == "ps":
-        from ..ps import ps_data, ps_text
-        rows = ps_data(machine, everything=True)
+        from ..zmm.ps import ps_data, ps_text
+        rows = ps_data(machine.processes, machine.memory_manager_if_started, everything=True)
         return View("ps", rows, ps_text(rows, long=True))
     if spec.name == "memory":
         info = machine.memory_manager.check_memory(-1)

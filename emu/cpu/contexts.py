@@ -1,0 +1,83 @@
+"""Saved CPU contexts: the ring-3 and ring-0 templates, switching, registers in a context.
+
+``context_restore`` is a bare copy of the CPU state without a TLB flush: loading another
+process's context is followed by a CR3 write, which flushes (docs/unicorn.md). Control and
+segment registers are never written into a ``UcContext`` object (that crashes Unicorn).
+"""
+
+from __future__ import annotations
+
+from unicorn import x86_const as X
+
+from .. import gdt as gdtmod
+from ..errors import CpuError
+from .registers import GENERAL_REGS, GP_INDEX, REG_NAMES, SEG_NAMES, Reg
+
+
+class ContextOps:
+    """The context half of :class:`emu.cpu.Cpu`."""
+
+    def install_gdt(self, gdt_pa: int, gdt_va: int) -> None:
+        """Write the flat GDT at physical ``gdt_pa``; the CPU finds it at linear ``gdt_va``."""
+        table = gdtmod.flat_gdt()
+        self.ram.write(gdt_pa, table)
+        for template in (self.user_template, self.kernel_template):
+            self.uc.context_restore(template)
+            self.uc.reg_write(X.UC_X86_REG_GDTR, (0, gdt_va, len(table) - 1, 0))
+            self.uc.context_update(template)
+
+    def new_user_context(self, eip: int, esp: int, cr3: int):
+        """A ring-3 context (CS 0x1B, SS/DS/ES 0x23, IF set) starting at ``eip``."""
+        return self._new_context(self.user_template, eip, esp, cr3)
+
+    def new_kernel_context(self, eip: int, esp: int, cr3: int):
+        """A ring-0 context (CS 0x08, SS 0x10, DS/ES 0x23) starting at ``eip``."""
+        return self._new_context(self.kernel_template, eip, esp, cr3)
+
+    def _new_context(self, template, eip: int, esp: int, cr3: int):
+        """A context made from ``template``; the live CPU state is left as it was (its
+        translations are dropped: the CR3 write flushed them)."""
+        keep = self._ctx_keep
+        self.uc.context_update(keep)
+        try:
+            self.uc.context_restore(template)
+            for r in GENERAL_REGS:
+                self.set_reg(r, 0)
+            self.set_reg(Reg.ESP, esp)
+            self.set_reg(Reg.EIP, eip)
+            self.set_reg(Reg.EFLAGS, 0x202)
+            self.set_reg(Reg.CR3, cr3)
+            return self.uc.context_save()
+        finally:
+            self.uc.context_restore(keep)
+
+    @staticmethod
+    def register_id(name: str) -> int:
+        for reg, known in REG_NAMES.items():
+            if known == name.lower():
+                return reg
+        raise CpuError(f"no register {name!r}")
+
+    def context_regs(self, ctx) -> dict[str, int]:
+        """The registers held in a saved context, by name."""
+        out = {name: ctx.reg_read(reg) & 0xFFFFFFFF for reg, name in REG_NAMES.items()}
+        out.update({name: ctx.reg_read(seg) & 0xFFFF for seg, name in SEG_NAMES.items()})
+        return out
+
+    def set_context_reg(self, ctx, reg: int, value: int) -> None:
+        """A general register of a saved context (never CRs or selectors: see the notes)."""
+        if reg not in GP_INDEX:
+            raise CpuError("only general registers may be written into a saved context")
+        ctx.reg_write(reg, value & 0xFFFFFFFF)
+
+    def save_context(self, ctx) -> None:
+        self.uc.context_update(ctx)
+
+    def load_context(self, ctx, cr3: int) -> None:
+        """Switch to a saved context. Restoring does not flush the TLB; the CR3 write does."""
+        self.uc.context_restore(ctx)
+        self.set_reg(Reg.CR3, cr3)
+
+
+    def save_new_context(self):
+        return self.uc.context_save()

@@ -1,0 +1,114 @@
+"""The Cpu itself: Unicorn made, RAM mapped, hooks installed, calibrated and self-tested;
+running, stopping, flushing. Registers, contexts and hooks are in their own modules."""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Callable
+
+import unicorn
+from unicorn import Uc, UcError
+from unicorn.unicorn_const import (
+    UC_ARCH_X86, UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_ERR_INSN_INVALID, UC_ERR_OK,
+    UC_MODE_32, UC_PROT_ALL,
+)
+from unicorn.unicorn_py3.unicorn import uclib
+
+from ..errors import CpuError, EmulationError
+from ..ram import PhysicalMemory
+from .contexts import ContextOps
+from .hooks import HookDispatch
+from .registers import Reg, RegisterAccess, RegisterCalls, StateLayout
+from .trap import Trap
+
+# emu_start's `until`. Not an arbitrary unreachable address: Unicorn 2.1.4 probes a non-zero
+# `until` with the current privilege, and when that probe faults it silently leaves
+# old_exception at 14, so the next real #PF arrives as #DF (docs/unicorn.md). 0 is not
+# probed, and ZerOS never maps page 0: a jump there faults on the fetch first.
+UNTIL = 0
+
+
+
+def unicorn_build() -> str:
+    """Which Unicorn this is, for messages."""
+    major, minor = ctypes.c_int(), ctypes.c_int()
+    combined = uclib.uc_version(ctypes.byref(major), ctypes.byref(minor))
+    return (f"unicorn {unicorn.__version__} (C library {major.value}.{minor.value}, "
+            f"{combined:#x}) from {getattr(uclib, '_name', '?')}")
+
+
+class Cpu(RegisterAccess, ContextOps, HookDispatch):
+    """One emulated x86-32 CPU over ``ram``; calibrated and self-tested on construction."""
+
+    def __init__(self, ram: PhysicalMemory, tcg_buffer_size: int = 32 << 20,
+                 direct_state: bool = True):
+        if ram.size < 1 << 20:
+            raise CpuError(f"RAM of {ram.size} bytes is too small: at least 1 MiB is needed")
+        self.ram = ram
+        self.uc = Uc(UC_ARCH_X86, UC_MODE_32)
+        self.uc.ctl_set_tcg_buffer_size(tcg_buffer_size)
+        self.uc.mem_map_ptr(0, ram.size, UC_PROT_ALL, ram.address)
+        self._h = self.uc._uch
+        self.handle_address = self._h.value
+        self._ctx = self.uc.context_save()  # scratch context, reused
+        self._ctx_keep = self.uc.context_save()  # the live state, kept across new contexts
+        self._ctx_address = ctypes.cast(self._ctx.context, ctypes.c_void_p).value
+        self.layout: StateLayout | None = None  # found by the self-test
+        self._state32 = self._state64 = None  # views of the live CPU state, when found
+        self._ctx32 = None  # the same view over the scratch context
+        self._calls = RegisterCalls(self._h)
+        self.syscall_handler: Callable[[], None] = self._unhandled_syscall
+        self.trap_handler: Callable[[Trap], None] = self._unhandled_trap
+        # page faults first go here (cr2, error code) -> resolved?; a False goes on to
+        # trap_handler as a Trap. The common fault then costs no Trap object at all.
+        self.page_fault_handler: Callable[[int, int], bool] | None = None
+        self._stopping = False
+        self._invalid_seen = False
+        self._hook_error: BaseException | None = None
+        self._callbacks = []  # keep the ctypes callbacks alive
+        self._install_hooks()
+        from .selftest import calibrate
+
+        self.user_template, self.kernel_template = calibrate(self, direct_state)
+
+
+    def flush_tlb(self) -> None:
+        """Drop every cached translation (needed after a PTE downgrade by the host)."""
+        self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+
+    def flush_code(self) -> None:
+        """Drop every translated block (needed after the host rewrote frames holding code)."""
+        self.uc.ctl_flush_tb()
+
+
+    def run(self, eip: int, timeout_us: int = 0, count: int = 0) -> None:
+        """Run from ``eip`` until a handler calls :meth:`stop`, the timeout (microseconds)
+        passes or ``count`` instructions ran (count > 0 costs a hook per instruction)."""
+        self._stopping = False
+        self._invalid_seen = False
+        self._hook_error = None
+        self.uc._hook_exception = None  # errors of the binding's hooks (trace) land there
+        status = uclib.uc_emu_start(self._h, eip, UNTIL, timeout_us, count)
+        if self._hook_error is not None:
+            error, self._hook_error = self._hook_error, None
+            raise error
+        if self.uc._hook_exception is not None:
+            error, self.uc._hook_exception = self.uc._hook_exception, None
+            raise error
+        if status != UC_ERR_OK and not (status == UC_ERR_INSN_INVALID and self._invalid_seen):
+            raise EmulationError(f"emulation stopped: {UcError(status)}", status,
+                                 self.reg(Reg.EIP))
+
+
+    def stop(self) -> None:
+        """Ask the CPU to stop; events still raised by the current block are dropped."""
+        self._stopping = True
+        uclib.uc_emu_stop(self._h)
+
+    def close(self) -> None:
+        """Release the Unicorn instance (it holds callbacks that refer back to this object)."""
+        self.uc = None  # the last reference: uc_close runs now, before the callbacks go
+        self.syscall_handler = self._unhandled_syscall
+        self.trap_handler = self._unhandled_trap
+        self._callbacks.clear()
+

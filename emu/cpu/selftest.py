@@ -1,0 +1,261 @@
+"""Start-up calibration and self-test of the Unicorn build (run by every :class:`Cpu`).
+
+A scratch world at the top of RAM, identity-mapped: a ring-0 ``iretd`` enters ring 3, where
+a program makes a syscall (the ring-3 template context is saved there) and then three page
+faults in a row: a read of a not-present page (error 4), a write to that page now read-only
+(error 7), a write to another not-present page (error 6). Each must arrive as vector 14 with
+that error code, which is only true once the double-fault remedy works.
+
+Along the way it finds, in the saved context (a copy of QEMU's CPUX86State):
+
+* ``old_exception``: the one 32-bit field that goes from -1 to 14 across the first fault;
+* ``error_code`` 112 bytes before it and ``exception_is_int`` right after that (2.1.4);
+* ``cr[2]``: where CR0, CR3 and CR4 sit 0, 3 and 4 words into the ``cr`` array.
+
+Then :func:`locate_state` looks for the live CPUX86State itself, so that registers can be
+read in place. Nothing found, or any check failing: the CPU keeps the slower API calls. A
+failure of the fault self-test itself is fatal (UnicornBuildError): the CPU cannot be used.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+
+from .. import gdt as gdtmod
+from ..errors import EmulationError, UnicornBuildError
+from ..mmu import PAGE_SIZE, Cr0, Cr4, Pte, pdx, ptx
+from .core import Cpu, unicorn_build
+from .registers import EIP_INDEX, GP_INDEX, Reg, Seg, StateLayout
+from .trap import SYSCALL_VECTOR, Trap
+
+_SCRATCH_PAGES = 9
+_PD, _PT, _GDT, _STUB, _KSTACK, _UCODE, _USTACK, _PROBE_A, _PROBE_B = range(_SCRATCH_PAGES)
+_ERROR_CODE_BEFORE_OLD_EXCEPTION = 112  # bytes, in CPUX86State of Unicorn 2.1.4
+_state_path: tuple[int, int] | None = None  # (offset in uc_struct, distance): found once
+_MAGIC = [0x5A5A0001 + 0x01010101 * i for i in range(8)]  # EAX..EDI in QEMU's order
+_SIGNATURE = b"".join(struct.pack("<Q", v) for v in _MAGIC)
+
+
+def _scratch_base(ram_size: int) -> int:
+    """The highest run of scratch pages that stays inside one 4 MiB region."""
+    base = ram_size - _SCRATCH_PAGES * PAGE_SIZE
+    last = base + (_SCRATCH_PAGES - 1) * PAGE_SIZE
+    if pdx(base) != pdx(last):
+        base = (last & ~0x3FFFFF) - _SCRATCH_PAGES * PAGE_SIZE
+    return base
+
+
+def _refuse(why: str) -> UnicornBuildError:
+    return UnicornBuildError(f"{unicorn_build()} cannot be used: {why}")
+
+
+def _words(blob: bytes, fmt: str = "<i"):
+    size = struct.calcsize(fmt)
+    return [struct.unpack_from(fmt, blob, i)[0] for i in range(0, len(blob) - size + 1, size)]
+
+
+def _find_layout(before: bytes, after: bytes, header: int, cr: dict[int, int]) -> StateLayout:
+    """Offsets from two snapshots: at the first syscall (before) and at the first #PF."""
+    state_before, state_after = before[header:], after[header:]
+    b32, a32 = _words(state_before), _words(state_after)
+    old = [i for i, (x, y) in enumerate(zip(b32, a32)) if x == -1 and y == 14]
+    if len(old) != 1:
+        raise _refuse(f"the page-fault remedy needs exactly one context field going from -1 "
+                      f"to 14 (old_exception), found {len(old)}")
+    error_code = old[0] - _ERROR_CODE_BEFORE_OLD_EXCEPTION // 4
+    if b32[error_code + 1] != 1 or a32[error_code + 1] != 0:
+        raise _refuse(f"the context layout differs from 2.1.4 (exception_is_int reads "
+                      f"{b32[error_code + 1]} after int 0x80 and {a32[error_code + 1]} after "
+                      f"a page fault, expected 1 and 0)")
+    a64 = _words(state_after, "<Q")
+    cr0_at = [i for i in range(len(a64) - 4)
+              if a64[i] == cr[0] and a64[i + 3] == cr[3] and a64[i + 4] == cr[4]]
+    if len(cr0_at) != 1 or a64[cr0_at[0] + 2] != cr[2]:
+        raise _refuse("CR0..CR4 were not found in the saved context")
+    return StateLayout(header, len(state_after) // 8 * 8, old[0], error_code, error_code + 1,
+                       cr0_at[0] + 2)
+
+
+def calibrate(cpu: Cpu, direct_state: bool = True):
+    """Calibrate and self-test ``cpu``; returns the (ring-3, ring-0) template contexts.
+    With ``direct_state`` False, registers stay behind Unicorn's API calls."""
+    ram = cpu.ram
+    base = _scratch_base(ram.size)
+    page = [base + i * PAGE_SIZE for i in range(_SCRATCH_PAGES)]
+    for i in range(_SCRATCH_PAGES):
+        ram.zero(page[i])
+    ram.write_u32(page[_PD] + 4 * pdx(base), page[_PT] | Pte.P | Pte.RW | Pte.US)
+    for i in (_PD, _PT, _GDT, _STUB, _KSTACK, _UCODE, _USTACK):
+        flags = Pte.P | Pte.RW | (Pte.US if i in (_UCODE, _USTACK) else 0)
+        ram.write_u32(page[_PT] + 4 * ptx(page[i]), page[i] | flags)
+    ram.write(page[_GDT], gdtmod.flat_gdt())
+    ram.write(page[_STUB], b"\xcf")  # iretd
+    a, b = page[_PROBE_A], page[_PROBE_B]
+    ram.write(page[_UCODE], b"\xcd\x80"  # int 0x80
+              + b"\xa1" + struct.pack("<I", a)  # mov eax, [a]
+              + b"\xa3" + struct.pack("<I", a)  # mov [a], eax
+              + b"\xa3" + struct.pack("<I", b)  # mov [b], eax
+              + b"\xcd\x80")  # int 0x80
+    frame = struct.pack("<5I", page[_UCODE], gdtmod.USER_CS, 0x202,
+                        page[_USTACK] + PAGE_SIZE, gdtmod.USER_DS)
+    kstack_top = page[_KSTACK] + PAGE_SIZE
+    ram.write(kstack_top - len(frame), frame)
+
+    # the context header: where the registers start in a saved context
+    for r, value in zip(GP_INDEX, _MAGIC):
+        cpu.set_reg(r, value)
+    header = cpu.snapshot().find(_SIGNATURE)
+    if header < 0:
+        raise _refuse("the registers were not found in a saved context")
+
+    cpu.set_gdtr(page[_GDT], 5 * 8 - 1)
+    cpu.set_reg(Reg.CR3, page[_PD])
+    cpu.set_reg(Reg.CR4, cpu.reg(Reg.CR4) | Cr4.PSE | Cr4.PGE)
+    cpu.set_reg(Reg.CR0, cpu.reg(Reg.CR0) | Cr0.PG | Cr0.WP)
+    for seg, value in ((Seg.CS, gdtmod.KERNEL_CS), (Seg.SS, gdtmod.KERNEL_DS),
+                       (Seg.DS, gdtmod.USER_DS), (Seg.ES, gdtmod.USER_DS), (Seg.FS, 0),
+                       (Seg.GS, 0)):
+        cpu.set_selector(seg, value)
+    cpu.set_reg(Reg.ESP, kstack_top - len(frame))
+    kernel_template = cpu.save_new_context()
+
+    events: list[tuple[int, int, int]] = []  # (vector, error code, cr2)
+    state: dict = {}
+
+    def on_syscall() -> None:
+        events.append((SYSCALL_VECTOR, 0, 0))
+        if "template" not in state:
+            state["template"] = cpu.save_new_context()
+            state["before"] = cpu.snapshot()
+            state["eip"] = cpu.reg(Reg.EIP)
+        else:
+            cpu.stop()
+
+    def on_trap(trap: Trap) -> None:
+        events.append((trap.vector, trap.error_code, trap.cr2))
+        if trap.vector != 14:
+            cpu.stop()
+            return
+        target = trap.cr2 & ~0xFFF
+        flags = Pte.P | Pte.US | (Pte.RW if trap.error_code & 2 else 0)
+        ram.write_u32(page[_PT] + 4 * ptx(target), target | flags)
+
+    def locate_fields(vector: int) -> None:
+        after = cpu.snapshot()
+        cr = {i: cpu.reg(r) for i, r in ((0, Reg.CR0), (2, Reg.CR2), (3, Reg.CR3),
+                                         (4, Reg.CR4))}
+        cpu.use_layout(_find_layout(state["before"], after, header, cr))
+
+    cpu._locate_fields = locate_fields
+    cpu.syscall_handler, cpu.trap_handler = on_syscall, on_trap
+    try:
+        cpu.run(page[_STUB], timeout_us=2_000_000)
+    except EmulationError as error:
+        raise _refuse(f"the start-up self-test stopped with {error}") from None
+    finally:
+        del cpu._locate_fields
+        cpu.syscall_handler, cpu.trap_handler = cpu._unhandled_syscall, cpu._unhandled_trap
+    expected = [(SYSCALL_VECTOR, 0, 0), (14, 4, a), (14, 7, a), (14, 6, b),
+                (SYSCALL_VECTOR, 0, 0)]
+    if events != expected:
+        def show(evts):
+            return ", ".join(f"vector {v} error {e:#x} cr2 {c:#x}" for v, e, c in evts)
+        raise _refuse(f"the page-fault self-test expected [{show(expected)}] but the CPU "
+                      f"delivered [{show(events)}]; three page faults in a row must each "
+                      f"arrive as vector 14 (Unicorn issue 1883 remedy)")
+    address = locate_state(cpu) if direct_state else None
+    if address is not None:
+        cpu.use_state(address)
+    for i in range(_SCRATCH_PAGES):
+        ram.zero(page[i])
+    cpu.flush_code()
+    cpu.flush_tlb()
+    return state["template"], kernel_template
+
+
+def _read_process_memory(address: int, size: int) -> bytes:
+    """Read our own memory without risking a crash: a bad address gives b''."""
+    try:
+        with open("/proc/self/mem", "rb", buffering=0) as mem:
+            mem.seek(address)
+            return mem.read(size)
+    except (OSError, ValueError, OverflowError):
+        return b""
+
+
+def _writable_ranges() -> list[tuple[int, int]]:
+    ranges = []
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                span, perms = line.split()[:2]
+                if perms.startswith("rw"):
+                    lo, hi = (int(x, 16) for x in span.split("-"))
+                    ranges.append((lo, hi))
+    except OSError:
+        pass
+    return ranges
+
+
+
+
+def _verify_state(cpu: Cpu, address: int) -> bool:
+    """Is ``address`` the live CPUX86State? Round trips in both directions, through the
+    API and through memory, for every register read in place."""
+    saved = {r: cpu._calls.read(r) for r in GP_INDEX}
+    try:
+        for r, value in zip(GP_INDEX, _MAGIC):
+            cpu._calls.write(r, value)
+        blob = _read_process_memory(address, 8 * (EIP_INDEX + 1))
+        if len(blob) != 8 * (EIP_INDEX + 1):
+            return False
+        words = struct.unpack(f"<{EIP_INDEX + 1}Q", blob)
+        if [words[GP_INDEX[r]] for r in GP_INDEX] != _MAGIC:
+            return False
+        if words[EIP_INDEX] & 0xFFFFFFFF != cpu._calls.read(Reg.EIP):
+            return False
+        probe = ctypes.c_uint64.from_address(address + 8 * GP_INDEX[Reg.EBX])
+        probe.value = 0x13572468
+        if cpu._calls.read(Reg.EBX) != 0x13572468:
+            return False
+        cr2 = ctypes.c_uint64.from_address(address + 8 * cpu.layout.cr2).value
+        return cr2 & 0xFFFFFFFF == cpu._calls.read(Reg.CR2)
+    finally:
+        for r, value in saved.items():
+            cpu._calls.write(r, value)
+
+
+def locate_state(cpu: Cpu) -> int | None:
+    """The address of the live CPUX86State, or None. QEMU's X86CPU object holds it; the
+    uc_struct points at that object. The pointers of uc_struct are followed (reading through
+    /proc/self/mem, which fails instead of crashing) and the register values just written
+    are looked for. The path found is kept for the next CPU, which re-verifies it."""
+    global _state_path
+    handle = cpu.handle_address
+    for r, value in zip(GP_INDEX, _MAGIC):
+        cpu._calls.write(r, value)
+    if _state_path is not None:
+        offset, distance = _state_path
+        pointer = _read_process_memory(handle + offset, 8)
+        if len(pointer) == 8:
+            address = struct.unpack("<Q", pointer)[0] + distance
+            if _verify_state(cpu, address):
+                return address
+    ranges = _writable_ranges()
+    struct_words = _read_process_memory(handle, 4096)
+    copies = {cpu._ctx_address + cpu.layout.header}
+    for offset in range(0, len(struct_words) - 7, 8):
+        pointer = struct.unpack_from("<Q", struct_words, offset)[0]
+        end = next((hi for lo, hi in ranges if lo <= pointer < hi), None)
+        if end is None:
+            continue
+        window = _read_process_memory(pointer, min(1 << 16, end - pointer))
+        at = window.find(_SIGNATURE)
+        while at >= 0:
+            address = pointer + at
+            if address not in copies and _verify_state(cpu, address):
+                _state_path = (offset, at)
+                return address
+            at = window.find(_SIGNATURE, at + 1)
+    return None

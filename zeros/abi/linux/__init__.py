@@ -1,0 +1,1 @@
+"""The Linux family of system calls: processes, files, and the mmap family."""

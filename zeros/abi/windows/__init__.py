@@ -1,0 +1,1 @@
+"""The Windows family: VirtualAlloc, VirtualFree, VirtualProtect, VirtualQuery."""

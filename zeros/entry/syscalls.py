@@ -1,0 +1,71 @@
+"""The syscall table: ``int 0x80``, Linux i386 convention (EAX number, EBX ECX EDX ESI EDI
+EBP arguments, the result or -errno in EAX).
+
+A handler is ``handler(process, args) -> int | None``: ``args`` are the six argument
+registers as unsigned 32-bit values (only as many as it registered for are read); it returns
+the value for EAX, or None when the process does not return now (exit, a blocking wait). A
+handler that fails raises a :class:`zeros.errors.ZerosError`: the dispatcher turns it into
+``-errno`` (:func:`zeros.errors.errno_of`, the one mapping). Anything else it raises is a
+kernel bug: the process that reached it is killed (see the scheduler), never the host.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from emu.cpu import Cpu, Reg
+
+from ..errors import ZerosError, errno_of
+from ..proc.process import Process
+from ..proc.scheduler import Scheduler
+from ..proc.table import ProcessTable
+from ..uapi import errno
+
+log = logging.getLogger("zeros.syscalls")
+
+Args = tuple[int, ...]
+Handler = Callable[[Process, Args], "int | None"]
+
+
+class Syscalls:
+    def __init__(self, cpu: Cpu, table: ProcessTable, scheduler: Scheduler):
+        self.cpu = cpu
+        self.table = table
+        self.scheduler = scheduler
+        self.handlers: dict[int, tuple[Handler, int]] = {}
+        self._warned: set[tuple[int, int]] = set()
+
+    def register(self, number: int, handler: Handler, nargs: int = 6) -> None:
+        """``handler`` answers syscall ``number``; it reads ``nargs`` argument registers."""
+        self.handlers[number] = (handler, nargs)
+
+    def register_all(self, handlers: dict[int, tuple[Handler, int]]) -> None:
+        for number, (handler, nargs) in handlers.items():
+            self.register(number, handler, nargs)
+
+    def dispatch(self) -> None:
+        """The CPU's int 0x80 handler."""
+        cpu = self.cpu
+        number = cpu.syscall_number()
+        proc = self.table.current
+        proc.syscalls += 1
+        entry = self.handlers.get(number)
+        if entry is None:
+            result = self.unknown(proc, number)
+        else:
+            handler, nargs = entry
+            try:
+                result = handler(proc, cpu.syscall_args() if nargs else ())
+            except ZerosError as error:
+                result = -errno_of(error)
+        if result is not None:
+            cpu.set_result(result)
+        self.scheduler.return_to_user(proc)
+
+    def unknown(self, proc: Process, number: int) -> int:
+        level = logging.DEBUG if (proc.pid, number) in self._warned else logging.WARNING
+        self._warned.add((proc.pid, number))
+        log.log(level, "pid %d (%s): unknown syscall %d at %#010x, returning -ENOSYS",
+                proc.pid, proc.name, number, self.cpu.reg(Reg.EIP))
+        return -errno.ENOSYS

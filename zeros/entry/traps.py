@@ -1,0 +1,76 @@
+"""CPU exceptions raised by user code: the one page-fault entry, and every other trap.
+
+A page fault reaches :meth:`Traps.page_fault` exactly once: it is resolved (the instruction
+runs again) or it is not, and then the CPU hands the same fault to :meth:`Traps.handle` as a
+:class:`Trap`, which kills the process with a report. Every other exception goes straight to
+:meth:`Traps.handle`: int3 to the breakpoint handlers when there are any, the rest to a
+signal.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from emu.cpu import Trap, Vector
+from emu.mmu import PfError
+
+from ..errors import OutOfMemory
+from ..layout import USER_TOP
+from ..proc.process import Fault, Process
+from ..proc.scheduler import Scheduler
+from ..proc.table import ProcessTable
+from ..uapi.signals import SIGKILL, SIGSEGV, VECTOR_SIGNALS, signal_name
+from ..vm.fault import FaultResolver
+from .report import describe, fault_report, fault_walk
+
+_WRITE, _PRESENT = int(PfError.W), int(PfError.P)  # ints: IntFlag math is slow
+_BP, _OF, _PF, _GP = int(Vector.BP), int(Vector.OF), int(Vector.PF), int(Vector.GP)
+
+
+class Traps:
+    def __init__(self, table: ProcessTable, resolver: FaultResolver, scheduler: Scheduler):
+        self.table = table
+        self.resolver = resolver
+        self.scheduler = scheduler
+        # int3 calls these with the process and then goes on (no handler: SIGTRAP)
+        self.breakpoint_handlers: list[Callable[[Process], None]] = []
+
+    def page_fault(self, cr2: int, code: int) -> bool:
+        """The one fault entry: True when resolved (the instruction runs again)."""
+        proc = self.table.current
+        try:
+            if cr2 >= USER_TOP or not self.resolver.resolve(
+                    proc.space, cr2, code & _WRITE != 0, code & _PRESENT != 0):
+                return False
+        except OutOfMemory as error:
+            self.table.kill(proc, SIGKILL, f"out of memory: {error}")
+            return False
+        self.scheduler.return_to_user(proc)
+        return True
+
+    def handle(self, trap: Trap) -> None:
+        """The CPU's trap handler: a page fault that was not resolved, or any other trap."""
+        proc = self.table.current
+        if proc is None or not proc.alive:
+            return
+        if trap.vector == _BP and trap.software and self.breakpoint_handlers:
+            for handler in self.breakpoint_handlers:
+                handler(proc)
+            return
+        if trap.software and trap.vector not in (_BP, _OF):
+            # `int n` towards a gate of DPL 0: the CPU raises #GP(n*8+2) instead
+            what = f"int {trap.vector:#x} from ring 3: no interrupt gate of DPL 3"
+            self.kill(proc, Trap(_GP, trap.eip - 2, trap.vector * 8 + 2, 0, True), what)
+            return
+        self.kill(proc, trap)
+
+    def kill(self, proc: Process, trap: Trap, what: str | None = None) -> None:
+        """Kill ``proc`` for ``trap`` with the signal Linux sends, and a fault report."""
+        signal = VECTOR_SIGNALS.get(trap.vector, SIGSEGV)
+        name = signal_name(signal)
+        w = fault_walk(proc, trap) if trap.vector == _PF else None
+        what = what or describe(trap, w)
+        report = fault_report(proc, trap, name, w, what)
+        fault = Fault(trap.vector, trap.name, trap.eip, trap.cr2, trap.error_code, signal,
+                      report, w, what)
+        self.table.kill(proc, signal, f"killed by {name}: {what}", fault)

@@ -1,0 +1,1 @@
+"""Physical memory management: the frame allocator, the paging-structure writer, boot."""

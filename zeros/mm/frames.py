@@ -1,0 +1,176 @@
+"""The physical frame allocator, with an owner recorded for every frame in use.
+
+Every frame is accounted for: page directories and page tables count like data pages, and
+``used + free == total`` always holds. Frame 0 is reserved and never handed out. Each frame
+in use knows its holders (``refs``) and where it is mapped (``rmap``: (space, va) pairs).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from typing import Callable
+
+from emu.mmu import PAGE_SHIFT, PAGE_SIZE
+from emu.ram import PhysicalMemory
+
+from ..errors import OutOfMemory
+
+KERNEL = -1  # owner id of frames that belong to no process
+
+
+class FrameKind(enum.StrEnum):
+    """What a frame in use holds."""
+
+    RESERVED = "reserved"  # frame 0: never handed out
+    PAGEDIR = "pagedir"  # a process's top paging structure (what CR3 points at)
+    PAGETABLE = "pagetable"  # any lower paging structure
+    PAGE = "page"  # a private user page
+    SHARED = "shared"  # a page of a MAP_SHARED anonymous object
+    PAGECACHE = "pagecache"  # a file's page
+    ZERO = "zero"  # the shared zero page
+    GDT = "gdt"
+    VDSO = "vdso"
+    VVAR = "vvar"  # written by the kernel: never paged out
+
+
+class Frame:
+    """What a frame in use holds. (A slots class with a plain __init__: one is made for every
+    page fault, and a dataclass with a default factory costs twice as much.)"""
+
+    __slots__ = ("owner", "kind", "label", "refs", "executable", "rmap")
+
+    def __init__(self, owner: int, kind: FrameKind, label: str = "", refs: int = 1,
+                 executable: bool = False, rmap: list | None = None):
+        self.owner = owner  # pid, or KERNEL
+        self.kind = kind
+        self.label = label  # the region for pages: "[stack]", "heap 1", "/path/prog"
+        self.refs = refs  # holders: each mapping, and the memory object it is in
+        self.executable = executable  # mapped where code may run: drop its translations
+        self.rmap = [] if rmap is None else rmap  # (address space, va) of every mapping
+
+    def __repr__(self) -> str:
+        return (f"Frame(owner={self.owner}, kind={str(self.kind)!r}, label={self.label!r}, "
+                f"refs={self.refs}, mappings={len(self.rmap)})")
+
+
+class FrameAllocator:
+    def __init__(self, ram: PhysicalMemory):
+        self.ram = ram
+        self.total = ram.frames
+        self._frames: list[Frame | None] = [None] * self.total
+        self._free = list(range(self.total - 1, 0, -1))  # pop() hands out the lowest first
+        self._frames[0] = Frame(KERNEL, FrameKind.RESERVED, "null frame")
+        self.code_dirty = False  # a frame that may hold translated code was freed or reused
+        self.pristine_from = 1  # frames from here up were never handed out: still all zero
+        # called when no frame is free: try to free one (the page file); True if it did
+        self.on_exhausted: Callable[[], bool] | None = None
+
+    @property
+    def free_count(self) -> int:
+        return len(self._free)
+
+    @property
+    def used_count(self) -> int:
+        return self.total - len(self._free)
+
+    def alloc(self, owner: int, kind: FrameKind, label: str = "", zero: bool = True,
+              executable: bool = False) -> int:
+        """A frame's physical address, zero-filled unless ``zero`` is False."""
+        if not self._free and not (self.on_exhausted and self.on_exhausted()):
+            raise OutOfMemory(f"out of physical memory: all {self.total} frames "
+                              f"({self.total * PAGE_SIZE >> 10} KiB) are in use")
+        number = self._free.pop()
+        self._frames[number] = Frame(owner, kind, label, 1, executable)
+        pa = number << PAGE_SHIFT
+        if number >= self.pristine_from:
+            self.pristine_from = number + 1  # fresh host memory is zero already
+        elif zero:
+            self.ram.zero(pa)
+        return pa
+
+    def alloc_page(self, owner: int, label: str, executable: bool, space, va: int) -> int:
+        """A zeroed frame for a user page mapped at ``va`` of ``space``: alloc() and
+        mapped() in one call, for the page-fault path."""
+        if not self._free and not (self.on_exhausted and self.on_exhausted()):
+            raise OutOfMemory(f"out of physical memory: all {self.total} frames "
+                              f"({self.total * PAGE_SIZE >> 10} KiB) are in use")
+        number = self._free.pop()
+        self._frames[number] = Frame(owner, FrameKind.PAGE, label, 1, executable, [(space, va)])
+        pa = number << PAGE_SHIFT
+        if number >= self.pristine_from:
+            self.pristine_from = number + 1
+        else:
+            self.ram.zero(pa)
+        return pa
+
+    def dirtied(self, pa: int, size: int) -> None:
+        """The host wrote physical memory directly: frames up to there are no longer known
+        to be zero."""
+        self.pristine_from = max(self.pristine_from, ((pa + size - 1) >> PAGE_SHIFT) + 1)
+
+    def free(self, pa: int) -> None:
+        number = pa >> PAGE_SHIFT
+        frame = self._frames[number] if 0 <= number < self.total else None
+        if frame is None or frame.kind is FrameKind.RESERVED:
+            raise ValueError(f"free: frame {pa:#010x} is not allocated")
+        if frame.executable:
+            self.code_dirty = True
+        self._frames[number] = None
+        self._free.append(number)
+
+    def hold(self, pa: int) -> None:
+        """One more holder of a frame in use."""
+        self._frames[pa >> PAGE_SHIFT].refs += 1
+
+    def release(self, pa: int) -> None:
+        """One holder less; the frame is freed with the last one."""
+        frame = self._frames[pa >> PAGE_SHIFT]
+        frame.refs -= 1
+        if frame.refs <= 0:
+            self.free(pa)
+
+    def mapped(self, pa: int, space, va: int, new: bool = False) -> None:
+        """Record a mapping of ``pa`` at ``va`` in ``space``. ``new``: the frame was just
+        allocated for this mapping, whose reference it already counts."""
+        frame = self._frames[pa >> PAGE_SHIFT]
+        if not new:
+            frame.refs += 1
+        frame.rmap.append((space, va))
+
+    def unmapped(self, pa: int, space, va: int) -> None:
+        """Forget a mapping and release its reference."""
+        number = pa >> PAGE_SHIFT
+        frame = self._frames[number]
+        if frame.refs == 1:  # the common case: this mapping was its only holder
+            if frame.executable:
+                self.code_dirty = True
+            self._frames[number] = None
+            self._free.append(number)
+            return
+        try:
+            frame.rmap.remove((space, va))
+        except ValueError:
+            pass
+        self.release(pa)
+
+    def info(self, pa: int) -> Frame | None:
+        number = pa >> PAGE_SHIFT
+        return self._frames[number] if 0 <= number < self.total else None
+
+    def at(self, number: int) -> Frame | None:
+        """The frame with this number (the page file's clock hand walks them)."""
+        return self._frames[number]
+
+    def owned_by(self, owner: int) -> int:
+        return sum(1 for f in self._frames if f is not None and f.owner == owner)
+
+    def counts(self) -> Counter:
+        """Frames in use per (owner, kind)."""
+        return Counter((f.owner, f.kind) for f in self._frames if f is not None)
+
+    def used(self):
+        """(physical address, Frame) of every frame in use, in address order."""
+        for number, frame in enumerate(self._frames):
+            if frame is not None:
+                yield number << PAGE_SHIFT, frame

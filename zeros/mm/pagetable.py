@@ -1,0 +1,250 @@
+"""Paging structures in physical RAM, for any paging format: the only code that writes them.
+
+One :class:`PageTables` per address space. Two primitives, as in xv6's ``vm.c``:
+:meth:`PageTables.slot` (walk, and create the missing tables if asked) and
+:meth:`PageTables.map_page` (refuses to remap a present entry); everything else (regions,
+heaps, sheds, mmap, the page file, fork) is built on them. The bulk operations (clearing a
+range, scanning it) go through the page-table iterator :mod:`emu.ptscan`.
+
+The kernel half is built once at boot by :func:`build_kernel_half` (tables shared by every
+address space, xv6's ``setupkvm``) and copied into each new top table; it is never written
+through a :class:`PageTables`.
+
+A page sent to the page file leaves a *swap entry*: not present, bit 10 (AVL1) set, the slot
+number from bit 12 up.
+"""
+
+from __future__ import annotations
+
+import struct
+from array import array
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from emu.mmu import PAGE_SIZE, Pte
+from emu.paging import PagingFormat
+from emu.ptscan import Span, scan
+
+from ..errors import MappingError
+from .frames import KERNEL, FrameAllocator, FrameKind
+
+_PRESENT = int(Pte.P)
+SWAP_MARK = int(Pte.AVL1)  # in a not-present entry: the page is in the page file
+KERNEL_PTE_FLAGS = int(Pte.P | Pte.RW | Pte.G)
+KERNEL_TABLE_FLAGS = int(Pte.P | Pte.RW)
+
+
+def is_swap_entry(entry: int) -> bool:
+    return bool(entry) and not entry & _PRESENT and bool(entry & SWAP_MARK)
+
+
+def swap_entry(slot: int) -> int:
+    return (slot << 12) | SWAP_MARK
+
+
+def swap_slot(entry: int) -> int:
+    return entry >> 12
+
+
+@dataclass(frozen=True)
+class KernelHalf:
+    """The top-table entries every address space shares, from ``index`` on."""
+
+    index: int
+    entries: bytes
+    tables: tuple[int, ...]  # physical addresses of the shared kernel tables
+
+
+def build_kernel_half(frames: FrameAllocator, fmt: PagingFormat, base: int,
+                      size: int) -> KernelHalf:
+    """Map physical [0, size) at virtual ``base``, supervisor-only, writable, global, with
+    4 KiB pages in tables shared by every address space."""
+    ram = frames.ram
+    leaf = fmt.levels[-1]
+    per_table = leaf.entries * PAGE_SIZE
+    code = "I" if fmt.entry_size == 4 else "Q"
+    tables, pointers = [], []
+    for first in range(0, size, per_table):
+        table = frames.alloc(KERNEL, FrameKind.PAGETABLE, "kernel direct map")
+        last = min(first + per_table, size)
+        ram.write(table, array(code, range(first | KERNEL_PTE_FLAGS, last, PAGE_SIZE)).tobytes())
+        tables.append(table)
+        pointers.append(table | KERNEL_TABLE_FLAGS)
+    # above the leaf tables: one more level of shared tables until the top one's entries
+    depth = len(fmt.levels) - 2
+    while depth > 0:
+        level = fmt.levels[depth]
+        grouped = []
+        for k in range(0, len(pointers), level.entries):
+            table = frames.alloc(KERNEL, FrameKind.PAGETABLE, "kernel direct map")
+            chunk = pointers[k:k + level.entries]
+            ram.write(table + level.index(base) * fmt.entry_size,
+                      struct.pack(f"<{len(chunk)}{code}", *chunk))
+            tables.append(table)
+            grouped.append(table | fmt.levels[depth - 1].table_flags & ~int(Pte.US))
+        pointers, depth = grouped, depth - 1
+    return KernelHalf(fmt.levels[0].index(base),
+                      struct.pack(f"<{len(pointers)}{code}", *pointers), tuple(tables))
+
+
+class PageTables:
+    """One address space's paging structures, in format ``fmt``."""
+
+    def __init__(self, frames: FrameAllocator, owner: int, fmt: PagingFormat,
+                 kernel: KernelHalf):
+        self.frames = frames
+        self.ram = frames.ram
+        self.owner = owner
+        self.fmt = fmt
+        self.kernel_index = kernel.index  # top-table entries from here on are the kernel's
+        self.root = frames.alloc(owner, FrameKind.PAGEDIR)
+        self.ram.write(self.root + kernel.index * fmt.entry_size, kernel.entries)
+        self.tables: dict[tuple[int, int], int] = {}  # (depth, va >> reach) -> table pa
+        self.leaf_tables: dict[int, int] = {}  # va >> leaf_shift -> its PTE table
+        self._leaf_shift = fmt.leaf_table_shift
+        self._leaf_mask = fmt.leaf.entries - 1
+        self._size = fmt.entry_size
+        self._entry = fmt.entry_struct
+        self._map = self.ram._map  # entries are read and written in place
+        self._read_table = self.ram.table_reader(fmt.entry_size)
+        self._user_top = kernel.index << fmt.levels[0].shift
+
+    @property
+    def pd(self) -> int:
+        """The top table's physical address (0 once destroyed); what CR3 holds."""
+        return self.root
+
+    @property
+    def table_count(self) -> int:
+        """Paging structures below the top one."""
+        return len(self.tables)
+
+    # -- the two primitives ------------------------------------------------------------
+
+    def slot(self, va: int, create: bool = False) -> int | None:
+        """Physical address of the leaf entry for ``va``; with ``create``, add the tables
+        on the way. None when a table is missing and ``create`` is False."""
+        table = self.leaf_tables.get(va >> self._leaf_shift)
+        if table is None:
+            if not create:
+                return None
+            table = self._make_path(va)
+        return table + ((va >> 12) & self._leaf_mask) * self._size
+
+    def _make_path(self, va: int) -> int:
+        if va >= self._user_top or va < 0:
+            raise MappingError(f"{va:#010x} is in kernel space")
+        parent = self.root
+        levels = self.fmt.levels
+        for depth in range(len(levels) - 1):
+            level = levels[depth]
+            key = (depth + 1, va >> level.shift)
+            child = self.tables.get(key)
+            if child is None:
+                child = self.frames.alloc(self.owner, FrameKind.PAGETABLE)
+                self.tables[key] = child
+                self._entry.pack_into(self._map, parent + level.index(va) * self._size,
+                                      child | level.table_flags)
+            parent = child
+        self.leaf_tables[va >> self._leaf_shift] = parent
+        return parent
+
+    def map_page(self, va: int, pa: int, flags: int) -> None:
+        """Map one 4 KiB page; an existing present entry is an error, never overwritten."""
+        slot = self.slot(va, create=True)
+        old = self._entry.unpack_from(self._map, slot)[0]
+        if old & _PRESENT:
+            raise MappingError(f"map_page: {va:#010x} is already mapped to "
+                               f"{old & self.fmt.addr_mask:#010x}")
+        self._entry.pack_into(self._map, slot, pa | flags | _PRESENT)
+
+    # -- single entries ----------------------------------------------------------------
+
+    def entry(self, va: int) -> int:
+        """The leaf entry for ``va`` (0 when there is no table)."""
+        slot = self.slot(va)
+        return 0 if slot is None else self._entry.unpack_from(self._map, slot)[0]
+
+    def empty_slot(self, va: int) -> int | None:
+        """The fault path's first half: the slot for ``va`` (tables created) if its entry is
+        empty, else None. :meth:`fill_slot` writes it."""
+        table = self.leaf_tables.get(va >> self._leaf_shift)
+        slot = self.slot(va, create=True) if table is None else \
+            table + ((va >> 12) & self._leaf_mask) * self._size
+        return None if self._entry.unpack_from(self._map, slot)[0] else slot
+
+    def fill_slot(self, slot: int, value: int) -> None:
+        """Write an entry at a slot :meth:`empty_slot` returned."""
+        self._entry.pack_into(self._map, slot, value)
+
+    def set_entry(self, va: int, value: int) -> int:
+        """Overwrite the entry for ``va`` (creating its tables); returns the old value.
+        Callers that downgrade a live entry flush the TLB."""
+        slot = self.slot(va, create=True)
+        old = self._entry.unpack_from(self._map, slot)[0]
+        self._entry.pack_into(self._map, slot, value)
+        return old
+
+    def clear(self, va: int) -> int:
+        """Clear the entry for ``va``; returns the old entry (0 when nothing was there)."""
+        slot = self.slot(va)
+        if slot is None:
+            return 0
+        old = self._entry.unpack_from(self._map, slot)[0]
+        if old:
+            self._entry.pack_into(self._map, slot, 0)
+        return old
+
+    # -- ranges, through the page-table iterator -----------------------------------------
+
+    def spans(self, start: int, end: int) -> Iterator[Span]:
+        """Leaf-level spans of [start, end) of the user half (see :mod:`emu.ptscan`)."""
+        end = min(end, self._user_top)
+        for span in scan(self._read_table, self.root, start, end, self.fmt):
+            if span.leaf:
+                yield span
+
+    def entries(self, start: int, end: int) -> Iterator[tuple[int, int]]:
+        """(va, entry) of every non-zero leaf entry in [start, end): present or not (swap
+        entries)."""
+        for span in self.spans(start, end):
+            va, size = span.va, span.page_size
+            for k, entry in enumerate(span.entries):
+                if entry:
+                    yield va + k * size, entry
+
+    def present_pages(self, start: int, end: int) -> Iterator[tuple[int, int]]:
+        """(va, entry) of present leaf entries in [start, end)."""
+        return ((va, e) for va, e in self.entries(start, end) if e & _PRESENT)
+
+    def clear_range(self, start: int, end: int,
+                    on_entry: Callable[[int, int], None]) -> int:
+        """Clear every non-zero leaf entry of [start, end), calling ``on_entry(va, entry)``
+        for each first; one write per table. Returns how many were cleared."""
+        count = 0
+        for span in list(self.spans(start, end)):
+            va, size = span.va, span.page_size
+            cleared = False
+            for k, entry in enumerate(span.entries):
+                if entry:
+                    on_entry(va + k * size, entry)
+                    cleared = True
+                    count += 1
+            if cleared:
+                self.ram.write(span.entry_pa, bytes(len(span.entries) * self._size))
+        return count
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    def destroy(self) -> None:
+        """Free every table and the top one (the pages must be unmapped first)."""
+        for table in self.tables.values():
+            self.frames.free(table)
+        self.tables.clear()
+        self.leaf_tables.clear()
+        self.frames.free(self.root)
+        self.root = 0
+
+
+def pages(start: int, end: int) -> range:
+    return range(start, end, PAGE_SIZE)

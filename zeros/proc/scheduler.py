@@ -1,0 +1,171 @@
+"""The scheduler: round-robin over the runnable processes, with budgets.
+
+Every slice is one ``emu_start``. A slice ends when the process stops by itself (exit, a
+fatal fault, sched_yield, waitpid), at its first kernel entry (syscall or page fault) after
+its 10 ms are up when someone else is runnable, or, with an instruction budget, after an
+instruction slice (Unicorn counts with a hook of its own, about ten times slower: only when
+asked).
+
+Why not a timer: Unicorn 2.1.4 can stop asynchronously (``emu_start``'s timeout, or
+``emu_stop`` from another thread) in the middle of an instruction, after its store and
+before its register write-back, with EIP still on it: resuming runs it again on half-updated
+state (docs/unicorn.md). Stops from hooks, and counted stops, are exact. So the
+asynchronous timeout is kept for the run's time budget only, and a process stopped by it is
+never resumed. A process that makes no syscall and takes no fault keeps the CPU until it
+ends or the budget does.
+
+Every way back from the kernel to a guest goes through :meth:`Scheduler.return_to_user`:
+translated code and TLB entries the kernel made stale are dropped there, and a process whose
+slice is over is preempted there.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from emu.cpu import Cpu, Reg
+from emu.errors import EmulationError
+
+from ..mm.frames import FrameAllocator
+from ..uapi.signals import SIGKILL
+from .process import Process
+from .table import ProcessTable
+from .vdso import Vdso
+
+log = logging.getLogger("zeros")
+QUANTUM_US = 10_000  # a time slice
+QUANTUM_INSTRUCTIONS = 1_000_000  # an instruction slice, when an instruction budget is set
+
+
+class Scheduler:
+    def __init__(self, cpu: Cpu, table: ProcessTable, frames: FrameAllocator, vdso: Vdso):
+        self.cpu = cpu
+        self.table = table
+        self.frames = frames
+        self.vdso = vdso
+        self._loaded: Process | None = None  # whose context is in the CPU
+        self._last_pid = 0
+        self._switch = False
+        self._pause = False
+        self._slice_end = 0.0
+        self._only: set[int] | None = None
+
+    @property
+    def current(self) -> Process | None:
+        return self.table.current
+
+    @property
+    def loaded(self) -> Process | None:
+        return self._loaded
+
+    def forget_loaded(self, proc: Process | None = None) -> None:
+        """The CPU no longer holds ``proc``'s state (or anyone's): reload before running."""
+        if proc is None or self._loaded is proc:
+            self._loaded = None
+
+    def runnable(self) -> list[Process]:
+        only = self._only
+        return [p for p in self.table.processes.values()
+                if p.runnable and p.context is not None and (only is None or p.pid in only)]
+
+    def request_switch(self) -> None:
+        """End the current slice after this syscall (sched_yield), if anyone else can run."""
+        if len(self.runnable()) > 1:
+            self._switch = True
+            self.cpu.stop()
+
+    def pause(self) -> None:
+        """Return from run() after the current slice (a debugger's breakpoint)."""
+        self._pause = True
+        self.cpu.stop()
+
+    # -- the way back to the guest --------------------------------------------------------
+
+    def return_to_user(self, proc: Process) -> None:
+        """At the end of every kernel entry (syscall, resolved fault): drop stale
+        translations the kernel made, and end the slice when it is over."""
+        frames = self.frames
+        if frames.code_dirty:
+            self.cpu.flush_code()
+            frames.code_dirty = False
+        if proc.space.tlb_dirty and self._loaded is proc:
+            self.cpu.flush_tlb()
+            proc.space.tlb_dirty = False
+        if time.monotonic() >= self._slice_end:
+            self._slice_end = time.monotonic() + QUANTUM_US / 1e6
+            self.vdso.update(proc.space)
+            self.request_switch()
+
+    # -- running -------------------------------------------------------------------------
+
+    def run(self, max_instructions: int | None, timeout: float | None,
+            only: set[int] | None = None) -> str:
+        """Run until nothing is runnable, a budget is spent (returns why) or a pause;
+        ``only``: schedule just these pids."""
+        self._only = only
+        try:
+            return self._run(max_instructions, timeout)
+        finally:
+            self._only = None
+
+    def _run(self, max_instructions: int | None, timeout: float | None) -> str:
+        deadline = None if not timeout else time.monotonic() + timeout
+        insn_left = max_instructions
+        self._pause = False
+        while True:
+            ready = self.runnable()
+            if not ready or self._pause:
+                return ""
+            if deadline is not None and time.monotonic() >= deadline:
+                return f"stopped: time budget of {timeout:g} s exhausted"
+            if insn_left is not None and insn_left <= 0:
+                return f"stopped: instruction budget of {max_instructions} exhausted"
+            proc = self._pick(ready)
+            timeout_us = 0  # only the budget: an asynchronous stop is not resumable
+            if deadline is not None:
+                timeout_us = max(int((deadline - time.monotonic()) * 1e6), 1)
+            count = 0
+            if insn_left is not None:
+                count = min(QUANTUM_INSTRUCTIONS, insn_left) if len(ready) > 1 else insn_left
+            self._run_slice(proc, timeout_us, count)
+            if deadline is not None and time.monotonic() >= deadline and proc.alive and \
+                    not self._switch and not self._pause:
+                return f"stopped: time budget of {timeout:g} s exhausted"
+            if count and not self._switch and proc.runnable:
+                insn_left -= count
+
+    def _pick(self, ready: list[Process]) -> Process:
+        after = [p for p in ready if p.pid > self._last_pid]
+        proc = after[0] if after else ready[0]
+        self._last_pid = proc.pid
+        return proc
+
+    def _run_slice(self, proc: Process, timeout_us: int, count: int) -> None:
+        cpu, table = self.cpu, self.table
+        if self._loaded is not proc or proc.space.tlb_dirty or proc.context_changed:
+            cpu.load_context(proc.context, proc.space.cr3)
+            proc.space.tlb_dirty = proc.context_changed = False
+            self._loaded = proc
+        if self.frames.code_dirty:
+            cpu.flush_code()
+            self.frames.code_dirty = False
+        self.vdso.ticks += 1
+        self.vdso.update(proc.space)
+        table.current, self._switch = proc, False
+        self._slice_end = time.monotonic() + QUANTUM_US / 1e6
+        try:
+            cpu.run(proc.eip, timeout_us, count)
+        except EmulationError as error:
+            table.kill(proc, SIGKILL, f"killed: the emulator stopped: {error}")
+        except Exception as error:  # a kernel bug reached by this process: it alone pays
+            log.exception("pid %d (%s): kernel error", proc.pid, proc.name)
+            table.kill(proc, SIGKILL, f"killed: kernel error: {type(error).__name__}: {error}")
+        finally:
+            table.current = None
+        if proc.alive and proc.context is not None:
+            cpu.save_context(proc.context)
+            proc.eip = cpu.reg(Reg.EIP)
+        if not proc.alive:
+            table.reap(proc)
+            self.forget_loaded(proc)

@@ -1,0 +1,3 @@
+"""waitpid() options (linux/wait.h)."""
+
+WNOHANG = 1

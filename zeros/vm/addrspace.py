@@ -1,0 +1,207 @@
+"""A process's virtual address space: its page tables and its regions.
+
+Regions say what may be mapped where; page tables say what is mapped now. A page that a
+region allows but that is not present yet arrives through a page fault (:mod:`zeros.vm.fault`),
+which is how the stack, the program break, mmap and every demand-zero region grow.
+
+Every mapping goes through :meth:`AddressSpace.map_new` or :meth:`AddressSpace.map_frame`
+and every removal through :meth:`AddressSpace.unmap`, so each frame knows who maps it (its
+reverse map) and is freed with the last holder. Entries themselves are written only by
+:class:`zeros.mm.pagetable.PageTables`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from emu.mmu import PAGE_SIZE, Pte, page_down, page_up
+
+from ..errors import MappingError
+from ..layout import USER_MIN, USER_TOP
+from ..mm.frames import FrameAllocator, FrameKind
+from ..mm.pagetable import PageTables, is_swap_entry, swap_slot
+from .regions import Prot, Region, RegionKind, RegionMap
+
+_PRESENT, _USER, _WRITABLE, _ACCESSED = int(Pte.P), int(Pte.US), int(Pte.RW), int(Pte.A)
+_PROT_WRITE, _PROT_EXEC = int(Prot.WRITE), int(Prot.EXEC)
+
+# (space, va, write, present) -> resolved?: the fault resolver, as the space is given it
+Resolve = Callable[["AddressSpace", int, bool, bool], bool]
+
+
+def pte_flags(prot: Prot | int) -> int:
+    """User PTE flags for a protection: x86 pages are always readable and executable once
+    present, so only U/S and R/W say anything; a PROT_NONE page keeps its frame but not U/S."""
+    prot = int(prot)
+    if not prot:
+        return 0
+    return _USER | (_WRITABLE if prot & _PROT_WRITE else 0)
+
+
+class AddressSpace:
+    def __init__(self, frames: FrameAllocator, pid: int, tables: PageTables,
+                 resolve: Resolve | None = None,
+                 on_swap_release: Callable[[int], None] | None = None):
+        self.frames = frames
+        self.ram = frames.ram
+        self.pid = pid
+        self.tables = tables
+        self.fmt = tables.fmt
+        self.regions = RegionMap()
+        self.resolve = resolve  # the fault resolver: host accesses bring pages in with it
+        self.on_swap_release = on_swap_release  # a swap entry went away: free its slot
+        self.brk_start = 0
+        self.brk = 0
+        self.minor_faults = 0
+        self.major_faults = 0
+        self.resident = 0  # present user pages, kept as pages are mapped and unmapped
+        self.swapped = 0  # pages in the page file
+        self.commit_charge = 0  # bytes of committed private memory (the Windows family)
+        self.reservations: dict[int, int] = {}  # VirtualAlloc reservations: base -> end
+        self.alarms: list[int] = []  # Windows guard pages that went off
+        self.tlb_dirty = False  # an entry was downgraded: flush before this space runs again
+
+    @property
+    def cr3(self) -> int:
+        return self.tables.root
+
+    @property
+    def alive(self) -> bool:
+        return bool(self.tables.root)
+
+    # -- regions -------------------------------------------------------------------------
+
+    def add_region(self, start: int, end: int, prot: Prot, kind: RegionKind, name: str = "",
+                   demand: bool = True, **fields) -> Region:
+        if start % PAGE_SIZE or end % PAGE_SIZE:
+            raise MappingError(f"region {start:#x}-{end:#x} is not page aligned")
+        if start < USER_MIN or end > USER_TOP:
+            raise MappingError(f"region {start:#010x}-{end:#010x} is outside user space "
+                               f"({USER_MIN:#010x}-{USER_TOP:#010x})")
+        return self.regions.insert(Region(start, end, Prot(prot), RegionKind(kind), name,
+                                          demand, **fields))
+
+    def find(self, va: int) -> Region | None:
+        return self.regions.find(va)
+
+    def carve(self, start: int, end: int) -> list[Region]:
+        """The regions inside [start, end), split at start and end where they cross them."""
+        for at in (start, end):
+            region = self.regions.find(at)
+            if region is not None and region.start < at:
+                self.regions.split(region, at)
+        return self.regions.overlapping(start, end)
+
+    # -- mapping primitives --------------------------------------------------------------
+
+    def map_new(self, va: int, region: Region, flags: int | None = None,
+                content: bytes | None = None, old: int | None = None) -> int:
+        """Map a fresh frame (zeroed, or holding ``content``) at ``va``; returns its address.
+        ``old``: the entry there, when the caller has just read it."""
+        prot = int(region.prot)
+        pa = self.frames.alloc(self.pid, FrameKind.PAGE, region.name or region.kind,
+                               zero=content is None, executable=bool(prot & _PROT_EXEC))
+        if content is not None:
+            self.ram.write(pa, content)
+        self._map(va, pa, pte_flags(prot) if flags is None else flags, True, old)
+        return pa
+
+    def map_zero_page(self, va: int, region: Region) -> bool:
+        """The common page fault, in one piece: a zeroed frame at an empty ``va`` of a
+        private region. False when the entry is not empty (the general path decides)."""
+        tables = self.tables
+        slot = tables.empty_slot(va)
+        if slot is None:
+            return False
+        prot = int(region.prot)
+        va &= ~0xFFF
+        pa = self.frames.alloc_page(self.pid, region.name or region.kind,
+                                    bool(prot & _PROT_EXEC), self, va)
+        tables.fill_slot(slot, pa | _USER | _PRESENT | _ACCESSED |
+                         (_WRITABLE if prot & _PROT_WRITE else 0))
+        self.resident += 1
+        self.minor_faults += 1
+        return True
+
+    def map_frame(self, va: int, pa: int, flags: int) -> None:
+        """Map a frame that has other holders (shared memory, a file's page, a COW page)."""
+        self._map(va, pa, flags, new=False)
+
+    def _map(self, va: int, pa: int, flags: int, new: bool, old: int | None = None) -> None:
+        va = page_down(va)
+        if old is None:
+            old = self.tables.entry(va)
+        if old and is_swap_entry(old):  # the page came back from the page file
+            self.tables.clear(va)
+            self.swapped -= 1
+            if self.on_swap_release is not None:
+                self.on_swap_release(swap_slot(old))
+        self.tables.map_page(va, pa, flags | _ACCESSED)  # young: the access is about to come
+        self.frames.mapped(pa, self, va, new)
+        self.resident += 1
+
+    def set_flags(self, va: int, flags: int) -> None:
+        """Change the rights of a present page (R/W, U/S); the frame stays."""
+        pte = self.tables.entry(va)
+        if not pte & _PRESENT:
+            return
+        new = (pte & ~(_WRITABLE | _USER)) | flags
+        if new != pte:
+            self.tables.set_entry(va, new)
+            if pte & ~new & (_WRITABLE | _USER):
+                self.tlb_dirty = True
+
+    def fill(self, start: int, end: int, region: Region) -> None:
+        """Map a zeroed page at every page of [start, end) that has nothing yet (a page in
+        the page file is left there)."""
+        for va in range(page_down(start), page_up(end), PAGE_SIZE):
+            if not self.tables.entry(va):
+                self.map_new(va, region)
+
+    def unmap(self, start: int, end: int) -> int:
+        """Remove every page in [start, end) from the page tables; returns how many. Each
+        table's share of the range is cleared with one write."""
+        frames = self.frames
+
+        def gone(va: int, entry: int) -> None:
+            if entry & _PRESENT:
+                frames.unmapped(entry & self.fmt.addr_mask, self, va)
+                self.resident -= 1
+            elif is_swap_entry(entry):
+                self.swapped -= 1
+                if self.on_swap_release is not None:
+                    self.on_swap_release(swap_slot(entry))
+
+        count = self.tables.clear_range(start, end, gone)
+        if count:
+            self.tlb_dirty = True
+        return count
+
+    # -- host access (bringing pages in as copy_to_user does) -----------------------------
+
+    def write(self, va: int, data: bytes, mark: bool = True) -> None:
+        """Host write through the walk, faulting pages in; read-only pages are written too
+        (loading code). ``mark=False`` leaves the Accessed and Dirty bits alone (a loader
+        filling pages, not a program writing). MappingError if a page cannot be had."""
+        from .uaccess import kernel_write
+        kernel_write(self, va, data, mark)
+
+    def read(self, va: int, n: int) -> bytes:
+        """Host read through the walk, as ring 3 would read (pages must be present)."""
+        from .uaccess import kernel_read
+        return kernel_read(self, va, n)
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    def remove_region(self, region: Region) -> None:
+        self.unmap(region.start, region.end)
+        self.regions.remove(region)
+        if region.backing is not None:
+            region.backing.unmapped_region(region)
+
+    def destroy(self) -> None:
+        """Give back every frame: pages, page tables, the page directory."""
+        for region in list(self.regions):
+            self.remove_region(region)
+        self.unmap(USER_MIN, USER_TOP)  # anything mapped outside a region
+        self.tables.destroy()

@@ -1,0 +1,138 @@
+"""Copying to and from guest virtual memory: the one checked path (Linux's uaccess).
+
+Every byte goes through the reference walk over physical RAM, so the host and the guest
+always see the same bytes. A page that a region allows but that is not present (never
+touched, or in the page file) is brought in first through the fault resolver, as the
+kernel's ``copy_from_user`` would fault it in. An address that does not translate is an
+:class:`AddressError` (``-EFAULT`` for a guest); nothing is written unless every page of
+the range can be.
+
+Each page is read or written while it is present: bringing a later page in may send an
+earlier one to the page file.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from emu.errors import TranslationError
+from emu.mmu import Pte, page_down
+from emu.vmem import chunks, read_virt, write_virt
+
+from ..errors import AddressError, MappingError, OutOfMemory, SyscallError
+from ..layout import USER_TOP
+from ..uapi import errno
+
+if TYPE_CHECKING:
+    from .addrspace import AddressSpace
+
+_PRESENT = int(Pte.P)
+PATH_MAX = 4096
+
+
+def _bring_in(space: "AddressSpace", va: int, write: bool) -> bool:
+    """Resolve a fault at ``va`` the way the CPU's fault would be; False if it cannot be."""
+    if va >= USER_TOP or space.resolve is None:
+        return False
+    try:
+        return space.resolve(space, va, write, bool(space.tables.entry(va) & _PRESENT))
+    except OutOfMemory:
+        return False
+
+
+def _check(space: "AddressSpace", va: int, n: int) -> None:
+    if not space.alive:
+        raise AddressError(f"pid {space.pid} has no address space")
+    if n < 0 or va < 0 or va + n > space.fmt.top:
+        raise AddressError(f"pid {space.pid}: range {va:#x}+{n:#x} is outside the "
+                           f"address space")
+
+
+def copy_from_user(space: "AddressSpace", va: int, n: int, user: bool = True) -> bytes:
+    """``n`` bytes at ``va``, read as ring 3 (``user``) or ring 0 would."""
+    _check(space, va, n)
+    out = bytearray()
+    for chunk_va, size in chunks(va, n):
+        for attempt in range(3):
+            try:
+                out += read_virt(space.ram, space.cr3, chunk_va, size, user=user,
+                                 fmt=space.fmt)
+                break
+            except TranslationError as error:
+                if attempt == 2 or not _bring_in(space, chunk_va, False):
+                    raise AddressError(f"pid {space.pid}: {error}", error.walk) from None
+    return bytes(out)
+
+
+def copy_to_user(space: "AddressSpace", va: int, data: bytes, user: bool = True,
+                 force: bool = False) -> list[int]:
+    """Write ``data`` at ``va``; ``force`` also writes pages the guest may only read (a
+    debugger's write). Returns the physical address written for each page."""
+    data = bytes(data)
+    _check(space, va, len(data))
+    try:
+        written = write_virt(space.ram, space.cr3, va, data, user=user, force=force,
+                             on_fault=lambda w: _bring_in(space, w.va, not force),
+                             fmt=space.fmt)
+    except TranslationError as error:
+        raise AddressError(f"pid {space.pid}: {error}", error.walk) from None
+    frames = space.frames
+    if any(frames.info(pa).executable for pa in written):
+        frames.code_dirty = True
+    return written
+
+
+def string_from_user(space: "AddressSpace", va: int, limit: int = PATH_MAX) -> bytes:
+    """A NUL-terminated string (without the NUL); ENAMETOOLONG past ``limit`` bytes."""
+    out = b""
+    while len(out) < limit:
+        at = va + len(out)
+        chunk = copy_from_user(space, at, min(256, 0x1000 - (at & 0xFFF), limit - len(out)))
+        end = chunk.find(b"\0")
+        if end >= 0:
+            return out + chunk[:end]
+        out += chunk
+    raise SyscallError(errno.ENAMETOOLONG, f"string at {va:#010x} is longer than {limit} "
+                                           f"bytes")
+
+
+def text_from_user(space: "AddressSpace", va: int, limit: int = PATH_MAX) -> str:
+    """A NUL-terminated UTF-8 string; EINVAL when it is not UTF-8."""
+    raw = string_from_user(space, va, limit)
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        raise SyscallError(errno.EINVAL, f"string at {va:#010x} is not UTF-8") from None
+
+
+def kernel_write(space: "AddressSpace", va: int, data: bytes, mark: bool = True) -> None:
+    """The kernel filling its own mappings (loader, heaps, sheds): read-only pages too, and
+    a page of a region that does not fill itself in gets a fresh frame."""
+    def bring_in(w) -> bool:
+        page = page_down(w.va)
+        region = space.regions.find(page)
+        if region is None:
+            raise MappingError(f"write: {page:#010x} is in no region of pid {space.pid}")
+        if _bring_in(space, page, False):
+            return True
+        if not space.tables.entry(page):
+            space.map_new(page, region)
+            return True
+        return False
+
+    try:
+        written = write_virt(space.ram, space.cr3, va, data, user=True, force=True,
+                             on_fault=bring_in, mark=mark, fmt=space.fmt)
+    except TranslationError as error:
+        raise MappingError(f"write: {error}") from None
+    frames = space.frames
+    if any(frames.info(pa).executable for pa in written):
+        frames.code_dirty = True
+
+
+def kernel_read(space: "AddressSpace", va: int, n: int) -> bytes:
+    """Read as ring 3 would, without bringing anything in (the pages must be present)."""
+    try:
+        return read_virt(space.ram, space.cr3, va, n, user=True, fmt=space.fmt)
+    except TranslationError as error:
+        raise MappingError(str(error)) from None
