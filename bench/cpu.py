@@ -54,7 +54,7 @@ def main() -> None:
     zeros_cmd = [PY, str(ROOT / "bench" / "zeros_inprocess.py")]
     bare_cmd = [PY, str(ROOT / "bench" / "bare_unicorn.py")]
 
-    print("compute loop, 10^9 instructions (best of %d)" % repeat)
+    print(f"compute loop, 10^9 instructions (best of {repeat})")
     (ours, ours_all), (bare, bare_all) = interleaved(
         [(zeros_cmd + [str(loop)], "run"), (bare_cmd + [str(loop)], "seconds")], repeat)
     show("ZerOS, paging on, ring 3 (emulation)", ours, spread(ours_all))
@@ -74,14 +74,14 @@ def main() -> None:
           + (f", ZerOS / qemu-i386: {ours / qemu_time:.2f}" if qemu_time else ""))
     print(f"  ZerOS speed: {1e9 / ours / 1e9:.2f} G instructions/s")
 
-    print("\n10^6 getpid system calls (best of %d)" % repeat)
+    print(f"\n10^6 getpid system calls (best of {repeat})")
     ours, ours_all, info = inner_seconds(zeros_cmd + [str(getpid)], "run", repeat)
     assert info["syscalls"] == 1_000_001, info
     show("ZerOS", ours, f"{1e6 / ours / 1e3:.0f} k syscalls/s (target >= 400 k) {spread(ours_all)}")
     bare, _, _ = inner_seconds(bare_cmd + [str(getpid)], "seconds", repeat)
     show("bare Unicorn, binding hook", bare, f"{1e6 / bare / 1e3:.0f} k syscalls/s")
 
-    print("\nstart-up (best of %d)" % max(repeat, 5))
+    print(f"\nstart-up (best of {max(repeat, 5)})")
     hello = ROOT / "asm" / "hello.asm"
     whole = time_command([PY, "-m", "zeros.cli", "run", str(hello)], max(repeat, 5))
     show("zeros run asm/hello.asm (whole process)", whole, "(target < 1 s)")

@@ -24,7 +24,7 @@ def triples(count: int) -> float:
         heap = m.memory_manager.allocate_memory(1, 1 << 20, -1).heap
         text = "x" * 63
         start = time.perf_counter()
-        for i in range(count):
+        for _ in range(count):
             address = heap.allocate(64)
             heap.write_data(address, text)
             if heap.read_string(address, 64) != text:

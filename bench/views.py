@@ -16,10 +16,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from zeros import Machine  # noqa: E402
-from zeros.views import (frames_view, maps_view, pagetables_view, pmap_view,  # noqa: E402
-                         tlb_view, walk_view)
-from zeros.views.picture import address_space_svg  # noqa: E402
 from zeros.abi.linux.mman import MAP_ANONYMOUS, MAP_POPULATE, MAP_PRIVATE  # noqa: E402
+from zeros.views import frames_view, maps_view, pagetables_view, pmap_view, tlb_view, walk_view  # noqa: E402
+from zeros.views.picture import address_space_svg  # noqa: E402
 
 
 def main() -> None:

@@ -370,7 +370,7 @@ def assemble(source: str, base: int = DEFAULT_BASE, path: str | None = None,
     text, data = preprocess(_lines_of(source, path, folder, dirs, 0))
     if not text and not data:
         raise AssemblyError("no instructions", path)
-    entry = "_start" if _START_RE.search("\n".join(l.text for l in text + data)) else \
+    entry = "_start" if _START_RE.search("\n".join(line.text for line in text + data)) else \
         "__zeros_text"
     glue = [_Line(t, None, None, None) for t in ("__zeros_text:",)]
     tail = [_Line(t, None, None, None) for t in (

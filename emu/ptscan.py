@@ -9,7 +9,8 @@ page file's scans all consume it; the single-address reference walk is :mod:`emu
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 from .mmu import Pde, Pte
 from .paging import X86_32, Level, PagingFormat

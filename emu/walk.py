@@ -28,7 +28,8 @@ Page-fault error code (pushed by the CPU, see :class:`emu.mmu.PfError`)::
 from __future__ import annotations
 
 import enum
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from .mmu import PAGE_MASK, PAGE_SIZE, Pde, PfError, Pte
 from .paging import NX_BIT, X86_32, PagingFormat
@@ -50,7 +51,7 @@ class Access(enum.Enum):
     EXECUTE = "x"
 
     @classmethod
-    def parse(cls, value: "Access | str") -> "Access":
+    def parse(cls, value: Access | str) -> Access:
         if isinstance(value, Access):
             return value
         try:

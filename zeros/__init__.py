@@ -6,9 +6,20 @@
 MemoryManager), ``views`` (debug views), on ``uapi`` (the Linux ABI's numbers).
 """
 
-from .errors import (AddressError, FileError, MachineError, MappingError, MemoryManagerError,
-                     NoSuchProcess, OutOfMemory, ProgramError, SyscallError, VmError,
-                     Win32Error, ZerosError)
+from .errors import (
+                     AddressError,
+                     FileError,
+                     MachineError,
+                     MappingError,
+                     MemoryManagerError,
+                     NoSuchProcess,
+                     OutOfMemory,
+                     ProgramError,
+                     SyscallError,
+                     VmError,
+                     Win32Error,
+                     ZerosError,
+)
 from .machine import Machine
 
 __all__ = ["Machine", "ZerosError", "ProgramError", "OutOfMemory", "NoSuchProcess",

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Callable
+from collections.abc import Callable
 
 from emu.cpu import Cpu
 from emu.mmu import PAGE_SIZE
@@ -304,7 +304,7 @@ class Machine:
             self.vm.close()
             self.ram.close()
 
-    def __enter__(self) -> "Machine":
+    def __enter__(self) -> Machine:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -30,8 +30,17 @@ What it adds to Unicorn, and why (see docs/unicorn.md for the experiments):
 """
 
 from .core import UNTIL, Cpu, unicorn_build
-from .registers import (EIP_INDEX, GENERAL_REGS, GP_INDEX, REG_NAMES, SEG_NAMES,
-                        SYSCALL_ARG_REGS, Reg, Seg, StateLayout)
+from .registers import (
+                        EIP_INDEX,
+                        GENERAL_REGS,
+                        GP_INDEX,
+                        REG_NAMES,
+                        SEG_NAMES,
+                        SYSCALL_ARG_REGS,
+                        Reg,
+                        Seg,
+                        StateLayout,
+)
 from .trap import SYSCALL_VECTOR, VECTOR_NAMES, Trap, Vector, vector_name
 
 __all__ = ["Cpu", "Reg", "Seg", "Trap", "Vector", "StateLayout", "SYSCALL_VECTOR", "UNTIL",

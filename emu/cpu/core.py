@@ -4,13 +4,18 @@ running, stopping, flushing. Registers, contexts and hooks are in their own modu
 from __future__ import annotations
 
 import ctypes
-from typing import Callable
+from collections.abc import Callable
 
 import unicorn
 from unicorn import Uc, UcError
 from unicorn.unicorn_const import (
-    UC_ARCH_X86, UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_ERR_INSN_INVALID, UC_ERR_OK,
-    UC_MODE_32, UC_PROT_ALL,
+    UC_ARCH_X86,
+    UC_CTL_IO_WRITE,
+    UC_CTL_TLB_FLUSH,
+    UC_ERR_INSN_INVALID,
+    UC_ERR_OK,
+    UC_MODE_32,
+    UC_PROT_ALL,
 )
 from unicorn.unicorn_py3.unicorn import uclib
 

@@ -17,12 +17,19 @@ time of a syscall); an exception raised inside one stops emulation and is re-rai
 from __future__ import annotations
 
 import ctypes
-from typing import Callable
+from collections.abc import Callable
 
-from unicorn import UcError, x86_const as X
+from unicorn import UcError
+from unicorn import x86_const as X
 from unicorn.unicorn_const import (
-    UC_ERR_OK, UC_HOOK_CODE, UC_HOOK_INSN, UC_HOOK_INSN_INVALID, UC_HOOK_INTR,
-    UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE,
+    UC_ERR_OK,
+    UC_HOOK_CODE,
+    UC_HOOK_INSN,
+    UC_HOOK_INSN_INVALID,
+    UC_HOOK_INTR,
+    UC_HOOK_MEM_READ,
+    UC_HOOK_MEM_WRITE,
+    UC_MEM_WRITE,
 )
 from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
 

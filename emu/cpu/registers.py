@@ -155,7 +155,7 @@ class RegisterAccess:
         """Whether registers are accessed in place (see the module docstring)."""
         return self._state64 is not None
 
-    def use_layout(self, layout: "StateLayout") -> None:
+    def use_layout(self, layout: StateLayout) -> None:
         """Adopt the context layout found by the self-test."""
         self.layout = layout
         self._ctx32 = (ctypes.c_int32 * (layout.size // 4)).from_address(

@@ -59,7 +59,7 @@ def _find_layout(before: bytes, after: bytes, header: int, cr: dict[int, int]) -
     """Offsets from two snapshots: at the first syscall (before) and at the first #PF."""
     state_before, state_after = before[header:], after[header:]
     b32, a32 = _words(state_before), _words(state_after)
-    old = [i for i, (x, y) in enumerate(zip(b32, a32)) if x == -1 and y == 14]
+    old = [i for i, (x, y) in enumerate(zip(b32, a32, strict=True)) if x == -1 and y == 14]
     if len(old) != 1:
         raise _refuse(f"the page-fault remedy needs exactly one context field going from -1 "
                       f"to 14 (old_exception), found {len(old)}")
@@ -103,7 +103,7 @@ def calibrate(cpu: Cpu, direct_state: bool = True):
     ram.write(kstack_top - len(frame), frame)
 
     # the context header: where the registers start in a saved context
-    for r, value in zip(GP_INDEX, _MAGIC):
+    for r, value in zip(GP_INDEX, _MAGIC, strict=True):
         cpu.set_reg(r, value)
     header = cpu.snapshot().find(_SIGNATURE)
     if header < 0:
@@ -205,7 +205,7 @@ def _verify_state(cpu: Cpu, address: int) -> bool:
     API and through memory, for every register read in place."""
     saved = {r: cpu._calls.read(r) for r in GP_INDEX}
     try:
-        for r, value in zip(GP_INDEX, _MAGIC):
+        for r, value in zip(GP_INDEX, _MAGIC, strict=True):
             cpu._calls.write(r, value)
         blob = _read_process_memory(address, 8 * (EIP_INDEX + 1))
         if len(blob) != 8 * (EIP_INDEX + 1):
@@ -233,7 +233,7 @@ def locate_state(cpu: Cpu) -> int | None:
     are looked for. The path found is kept for the next CPU, which re-verifies it."""
     global _state_path
     handle = cpu.handle_address
-    for r, value in zip(GP_INDEX, _MAGIC):
+    for r, value in zip(GP_INDEX, _MAGIC, strict=True):
         cpu._calls.write(r, value)
     if _state_path is not None:
         offset, distance = _state_path

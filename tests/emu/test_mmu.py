@@ -1,9 +1,19 @@
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from emu.mmu import (Pde, Pte, decode_pde, decode_pte, flag_letters, join, make_entry,
-                     make_large_pde, split, entry_letters)
-import pytest
+from emu.mmu import (
+    Pde,
+    Pte,
+    decode_pde,
+    decode_pte,
+    entry_letters,
+    flag_letters,
+    join,
+    make_entry,
+    make_large_pde,
+    split,
+)
 
 
 @given(st.integers(0, 2**32 - 1))

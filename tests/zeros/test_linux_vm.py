@@ -3,10 +3,20 @@
 import pytest
 
 from zeros import Machine
-from zeros.uapi import errno as linux
+from zeros.abi.linux.mman import (
+    MADV_DONTNEED,
+    MAP_ANONYMOUS,
+    MAP_FIXED,
+    MAP_FIXED_NOREPLACE,
+    MAP_POPULATE,
+    MAP_PRIVATE,
+    MAP_SHARED,
+    MS_ASYNC,
+    MS_SYNC,
+    VmError,
+)
 from zeros.proc.files import O_RDONLY, O_RDWR
-from zeros.abi.linux.mman import (MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE,
-                            MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MS_ASYNC, MS_SYNC, VmError)
+from zeros.uapi import errno as linux
 
 PAGE = 4096
 RW, RO = 3, 1

@@ -84,7 +84,7 @@ def test_heaps_are_disjoint_with_guard_pages_between(machine, mm):
     heaps = [mm.allocate_memory(PID, 5000, -1).heap for _ in range(3)]
     starts = [h.start for h in heaps]
     assert starts[0] == HEAP_BASE and starts == sorted(starts)
-    for h, nxt in zip(heaps, heaps[1:]):
+    for h, nxt in zip(heaps, heaps[1:], strict=False):
         assert h.region.end < nxt.start
         guard = machine.process(PID).space.find(h.region.end)
         assert guard.kind == "guard" and guard.name == f"guard heap {h.heap_id}"

@@ -5,15 +5,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emu.mmu import Pte
+from emu.paging import X86_32
 from emu.ram import PhysicalMemory
 from emu.walk import walk
 from zeros.errors import MappingError
 from zeros.mm.frames import FrameAllocator
-from emu.paging import X86_32
 from zeros.mm.pagetable import KernelHalf, PageTables
+from zeros.vm.regions import Prot, Region, RegionMap
 
 NO_KERNEL = KernelHalf(768, bytes(1024), ())  # an empty kernel half: PDEs 768.. stay 0
-from zeros.vm.regions import Prot, Region, RegionMap
 
 pages = st.integers(1, 0xBFFFF).map(lambda n: n << 12)  # user pages
 

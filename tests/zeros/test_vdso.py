@@ -32,8 +32,8 @@ def test_vdso_functions_and_vvar(machine):
 
     def at_breakpoint(proc):
         raw = machine.read_virt(proc.pid, 0x08049000, 16)
-        seen.update(zip(("pid", "page", "clock", "pid2"),
-                        (int.from_bytes(raw[i:i + 4], "little") for i in range(0, 16, 4))))
+        words = [int.from_bytes(raw[i:i + 4], "little") for i in range(0, 16, 4)]
+        seen.update(zip(("pid", "page", "clock", "pid2"), words, strict=True))
         seen["syscalls"] = proc.syscalls
 
     machine.breakpoint_handlers.append(at_breakpoint)

@@ -5,9 +5,19 @@ import json
 import pytest
 
 from zeros import Machine
-from zeros.views import (creg_view, frames_view, maps_view, pagetables_view, pmap_view,
-                         regs_view, tlb_view, walk_view, x_view, xp_view)
-from zeros.views import select
+from zeros.views import (
+    creg_view,
+    frames_view,
+    maps_view,
+    pagetables_view,
+    pmap_view,
+    regs_view,
+    select,
+    tlb_view,
+    walk_view,
+    x_view,
+    xp_view,
+)
 
 from ..conftest import ASM
 
@@ -62,7 +72,8 @@ def test_tlb_lists_present_leaves_with_a_and_d(stopped, golden):
     view = tlb_view(m, pid)
     assert view.data["columns"] == ["va", "pa", "size", "flags"]
     entry = dict(zip(view.data["columns"],
-                     next(row for row in view.data["entries"] if row[0] == 0x12345000)))
+                     next(row for row in view.data["entries"] if row[0] == 0x12345000),
+                     strict=True))
     assert entry["flags"] == "---DA--UW"  # dirty, accessed, user, writable
     assert entry["pa"] == m.translate(pid, 0x12345000).frame and entry["size"] == 4096
     golden("view_tlb.txt", view.text)

@@ -17,11 +17,19 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from emu.mmu import FRAME_MASK, Pte
 from zeros import Machine
+from zeros.abi.linux.mman import MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED
+from zeros.abi.windows.virtual import (
+    MEM_COMMIT,
+    MEM_DECOMMIT,
+    MEM_RELEASE,
+    MEM_RESERVE,
+    PAGE_NOACCESS,
+    PAGE_READONLY,
+    PAGE_READWRITE,
+    Win32Error,
+)
 from zeros.proc.files import O_RDWR
 from zeros.vm.regions import Prot
-from zeros.abi.linux.mman import MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED
-from zeros.abi.windows.virtual import (MEM_COMMIT, MEM_DECOMMIT, MEM_RELEASE, MEM_RESERVE,
-                              PAGE_NOACCESS, PAGE_READONLY, PAGE_READWRITE, Win32Error)
 
 PAGE = 4096
 FILE_PAGES = 8

@@ -104,7 +104,8 @@ def test_links_and_check_memory_lengths_from_a_guest(machine):
     seen = {}
 
     def at_breakpoint(proc):
-        read = lambda va, n: machine.read_virt(proc.pid, va, n)
+        def read(va, n):
+            return machine.read_virt(proc.pid, va, n)
         base = 0x08049000  # name: 5 bytes, value: 6, then out, got, small, canary, needed
         seen["out"] = read(base + 11, 7)
         seen["got"] = int.from_bytes(read(base + 75, 4), "little")

@@ -12,7 +12,7 @@ kernel bug: the process that reached it is killed (see the scheduler), never the
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from emu.cpu import Cpu, Reg
 

@@ -9,7 +9,7 @@ signal.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from emu.cpu import Trap, Vector
 from emu.mmu import PfError

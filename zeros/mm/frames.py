@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 from emu.mmu import PAGE_SHIFT, PAGE_SIZE
 from emu.ram import PhysicalMemory

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import struct
 from array import array
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 from emu.mmu import PAGE_SIZE, Pte
 from emu.paging import PagingFormat

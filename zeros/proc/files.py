@@ -13,8 +13,19 @@ from dataclasses import dataclass
 
 from ..errors import FileError
 from ..uapi import errno
-from ..uapi.fcntl import (O_ACCMODE, O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC,
-                          O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET)
+from ..uapi.fcntl import (
+    O_ACCMODE,
+    O_APPEND,
+    O_CREAT,
+    O_EXCL,
+    O_RDONLY,
+    O_RDWR,
+    O_TRUNC,
+    O_WRONLY,
+    SEEK_CUR,
+    SEEK_END,
+    SEEK_SET,
+)
 
 MAX_FDS = 64
 
@@ -127,7 +138,7 @@ class FileTable:
         self.get(fd)
         del self.files[fd]
 
-    def copy(self) -> "FileTable":
+    def copy(self) -> FileTable:
         """For fork: the same files, positions of their own (a simplification of Linux's
         shared file descriptions)."""
         table = FileTable(self.root)

@@ -18,8 +18,8 @@ import math
 
 from emu.mmu import PAGE_SIZE
 
-from ..mm.frames import KERNEL
 from ..layout import KERNEL_BASE
+from ..mm.frames import KERNEL
 from .base import size_text
 from .ptdump import leaves
 

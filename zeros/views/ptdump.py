@@ -1,16 +1,17 @@
 """A process's page tables: the walker, and the views built on it.
 
 The walker is :mod:`emu.ptscan`, the one page-table iterator (Linux's ptdump shape): it reads
-each table once and reports every present mapping and every hole. Two consumers here: ``pagetables`` merges runs of equal effective protection under section markers
-(QEMU ``info mem``, ptdump), ``tlb`` lists every present leaf with its A and D bits (QEMU
+each table once and reports every present mapping and every hole. Two consumers here:
+``pagetables`` merges runs of equal effective protection under section markers (QEMU
+``info mem``, ptdump), ``tlb`` lists every present leaf with its A and D bits (QEMU
 ``info tlb``).
 """
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
-from emu.mmu import Pde, Pte
+from emu.mmu import PAGE_SIZE, Pde, Pte
 from emu.ptscan import Leaf, scan
 from emu.ptscan import leaves as scan_leaves
 

@@ -4,7 +4,7 @@ address and the physical address it went to. The only mode that hooks each instr
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from emu.disasm import disassemble
 from emu.errors import EmuError
@@ -20,7 +20,7 @@ class Tracer:
         self._printing = False  # whether the current instruction was printed
         self._remove = None
 
-    def start(self) -> "Tracer":
+    def start(self) -> Tracer:
         self._remove = self.machine.cpu.trace(self.instruction, self.memory)
         return self
 

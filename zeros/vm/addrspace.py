@@ -12,7 +12,7 @@ reverse map) and is freed with the last holder. Entries themselves are written o
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from emu.mmu import PAGE_SIZE, Pte, page_down, page_up
 

@@ -28,10 +28,10 @@ from emu.mmu import PAGE_SIZE, Pte, page_down
 
 from ..mm.frames import KERNEL, FrameAllocator, FrameKind
 from ..mm.pagetable import is_swap_entry
+from ..uapi.winnt import PAGE_GUARD
 from .addrspace import AddressSpace, pte_flags
 from .objects import FileObject
 from .pagefile import PageFile
-from ..uapi.winnt import PAGE_GUARD
 from .regions import Prot, Region
 
 log = logging.getLogger("zeros.vm")

@@ -8,7 +8,7 @@ per host file, so two mappings of a file share its frames.
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 from emu.mmu import PAGE_SIZE
 
@@ -22,7 +22,7 @@ class MemoryObject:
     kind = FrameKind.SHARED
 
     def __init__(self, frames: FrameAllocator, label: str,
-                 on_unused: Callable[["MemoryObject"], None] | None = None):
+                 on_unused: Callable[[MemoryObject], None] | None = None):
         self.frames, self.label = frames, label
         self.on_unused = on_unused
         self.pages: dict[int, int] = {}  # page index -> frame

@@ -80,7 +80,7 @@ class PageFile:
             return True
         return False
 
-    def _page_out(self, space: "AddressSpace", va: int, pa: int) -> None:
+    def _page_out(self, space: AddressSpace, va: int, pa: int) -> None:
         slot = self._take_slot()
         self._file.seek(slot * PAGE_SIZE)
         self._file.write(self.frames.ram.read(pa, PAGE_SIZE))
@@ -91,7 +91,7 @@ class PageFile:
         self.frames.unmapped(pa, space, va)
         self.page_outs += 1
 
-    def swap_in(self, space: "AddressSpace", va: int, region: Region, pte: int) -> bool:
+    def swap_in(self, space: AddressSpace, va: int, region: Region, pte: int) -> bool:
         slot = swap_slot(pte)
         self._file.seek(slot * PAGE_SIZE)
         data = self._file.read(PAGE_SIZE)
@@ -104,7 +104,7 @@ class PageFile:
         """A swap entry was dropped (its page unmapped): the slot is free again."""
         self._free.append(slot)
 
-    def swap_in_all(self, space: "AddressSpace") -> None:
+    def swap_in_all(self, space: AddressSpace) -> None:
         for va, pte in list(space.tables.entries(0, USER_TOP)):
             if is_swap_entry(pte):
                 self.swap_in(space, va, space.find(va), pte)

@@ -74,7 +74,7 @@ class Region:
     name: str = ""  # what /proc/PID/maps shows: "[stack]", "/path/prog", "heap 1"
     demand: bool = True  # not-present pages inside are filled with zeros on first touch
     grows_down: bool = False
-    backing: "MemoryObject | None" = None  # shared memory or a file; None: private anonymous
+    backing: MemoryObject | None = None  # shared memory or a file; None: private anonymous
     offset: int = 0  # bytes into ``backing`` where the region starts
     shared: bool = False  # MAP_SHARED: writes reach the object (and the file)
     guard: bool = False  # Windows PAGE_GUARD: the next touch raises a one-shot alarm
@@ -157,7 +157,8 @@ class RegionMap:
         """Move a region's bounds; refuses to overlap a neighbour."""
         clash = [r for r in self.overlapping(start, end) if r is not region]
         if clash:
-            raise MappingError(f"{start:#010x}-{end:#010x} overlaps {clash[0].name or clash[0].kind}")
+            raise MappingError(f"{start:#010x}-{end:#010x} overlaps "
+                               f"{clash[0].name or clash[0].kind}")
         self.remove(region)
         region.start, region.end = start, end
         self.insert(region)

@@ -30,7 +30,7 @@ _PRESENT = int(Pte.P)
 PATH_MAX = 4096
 
 
-def _bring_in(space: "AddressSpace", va: int, write: bool) -> bool:
+def _bring_in(space: AddressSpace, va: int, write: bool) -> bool:
     """Resolve a fault at ``va`` the way the CPU's fault would be; False if it cannot be."""
     if va >= USER_TOP or space.resolve is None:
         return False
@@ -40,7 +40,7 @@ def _bring_in(space: "AddressSpace", va: int, write: bool) -> bool:
         return False
 
 
-def _check(space: "AddressSpace", va: int, n: int) -> None:
+def _check(space: AddressSpace, va: int, n: int) -> None:
     if not space.alive:
         raise AddressError(f"pid {space.pid} has no address space")
     if n < 0 or va < 0 or va + n > space.fmt.top:
@@ -48,7 +48,7 @@ def _check(space: "AddressSpace", va: int, n: int) -> None:
                            f"address space")
 
 
-def copy_from_user(space: "AddressSpace", va: int, n: int, user: bool = True) -> bytes:
+def copy_from_user(space: AddressSpace, va: int, n: int, user: bool = True) -> bytes:
     """``n`` bytes at ``va``, read as ring 3 (``user``) or ring 0 would."""
     _check(space, va, n)
     out = bytearray()
@@ -64,7 +64,7 @@ def copy_from_user(space: "AddressSpace", va: int, n: int, user: bool = True) ->
     return bytes(out)
 
 
-def copy_to_user(space: "AddressSpace", va: int, data: bytes, user: bool = True,
+def copy_to_user(space: AddressSpace, va: int, data: bytes, user: bool = True,
                  force: bool = False) -> list[int]:
     """Write ``data`` at ``va``; ``force`` also writes pages the guest may only read (a
     debugger's write). Returns the physical address written for each page."""
@@ -82,7 +82,7 @@ def copy_to_user(space: "AddressSpace", va: int, data: bytes, user: bool = True,
     return written
 
 
-def string_from_user(space: "AddressSpace", va: int, limit: int = PATH_MAX) -> bytes:
+def string_from_user(space: AddressSpace, va: int, limit: int = PATH_MAX) -> bytes:
     """A NUL-terminated string (without the NUL); ENAMETOOLONG past ``limit`` bytes."""
     out = b""
     while len(out) < limit:
@@ -96,7 +96,7 @@ def string_from_user(space: "AddressSpace", va: int, limit: int = PATH_MAX) -> b
                                            f"bytes")
 
 
-def text_from_user(space: "AddressSpace", va: int, limit: int = PATH_MAX) -> str:
+def text_from_user(space: AddressSpace, va: int, limit: int = PATH_MAX) -> str:
     """A NUL-terminated UTF-8 string; EINVAL when it is not UTF-8."""
     raw = string_from_user(space, va, limit)
     try:
@@ -105,7 +105,7 @@ def text_from_user(space: "AddressSpace", va: int, limit: int = PATH_MAX) -> str
         raise SyscallError(errno.EINVAL, f"string at {va:#010x} is not UTF-8") from None
 
 
-def kernel_write(space: "AddressSpace", va: int, data: bytes, mark: bool = True) -> None:
+def kernel_write(space: AddressSpace, va: int, data: bytes, mark: bool = True) -> None:
     """The kernel filling its own mappings (loader, heaps, sheds): read-only pages too, and
     a page of a region that does not fill itself in gets a fresh frame."""
     def bring_in(w) -> bool:
@@ -130,7 +130,7 @@ def kernel_write(space: "AddressSpace", va: int, data: bytes, mark: bool = True)
         frames.code_dirty = True
 
 
-def kernel_read(space: "AddressSpace", va: int, n: int) -> bytes:
+def kernel_read(space: AddressSpace, va: int, n: int) -> bytes:
     """Read as ring 3 would, without bringing anything in (the pages must be present)."""
     try:
         return read_virt(space.ram, space.cr3, va, n, user=True, fmt=space.fmt)

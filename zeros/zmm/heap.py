@@ -51,8 +51,8 @@ def encode(data) -> bytes:
 
 
 class Heap:
-    def __init__(self, heap_id: int, space: "AddressSpace", region: "Region", size: int,
-                 area_end: int, guard: "Region"):
+    def __init__(self, heap_id: int, space: AddressSpace, region: Region, size: int,
+                 area_end: int, guard: Region):
         self.heap_id = heap_id
         self.area_end = area_end  # the heap may grow up to here
         self.guard = guard  # the unmapped page after the heap's window

@@ -28,7 +28,7 @@ HEAP_SIZE = 1 << 20  # as in ZerOS's code (its document says 2 MiB)
 
 
 class KernelMemory:
-    def __init__(self, manager: "MemoryManager"):
+    def __init__(self, manager: MemoryManager):
         from .manager import ProgramMemory
 
         self.manager = manager

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 HEADER = ("PID", "NAME", "STATUS", "HEAPS", "SHEDS", "TOTAL_HEAP", "TOTAL_SHED")
 
 
-def ps_data(processes: "dict[int, Process]", manager: "MemoryManager | None",
+def ps_data(processes: dict[int, Process], manager: MemoryManager | None,
             pid: int | None = None, everything: bool = False) -> list[dict]:
     """Rows (JSON-ready) for live processes and programs; ``everything`` adds finished ones.
     ``manager``: the MemoryManager, when it was started (its heaps and sheds)."""
@@ -61,6 +61,6 @@ def ps_text(rows: list[dict], long: bool = False) -> str:
 def _line(cells, widths) -> str:
     pid, name, status, *numbers = cells
     text = f"{str(pid):<{widths[0]}} {str(name)[:widths[1]]:<{widths[1]}} {status:<{widths[2]}}"
-    for value, width in zip(numbers, widths[3:]):
+    for value, width in zip(numbers, widths[3:], strict=True):
         text += f" {str(value):>{width}}"
     return text.rstrip()

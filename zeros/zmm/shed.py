@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 
 class Shed:
-    def __init__(self, shed_id: int, space: "AddressSpace", code: "Region",
-                 links: "Region", size: int):
+    def __init__(self, shed_id: int, space: AddressSpace, code: Region,
+                 links: Region, size: int):
         self.shed_id = shed_id
         self.pid = space.pid
         self.space = space
@@ -163,7 +163,7 @@ class Shed:
         self.space.write(self.links_va, data)
         self._links_length = len(data) - 1
 
-    def _reserve(self, region: "Region", size: int, mapped: int, what: str) -> int:
+    def _reserve(self, region: Region, size: int, mapped: int, what: str) -> int:
         """Map pages of ``region`` up to ``size`` bytes; returns the bytes mapped."""
         want = page_up(size)
         if want <= mapped:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import MemoryManagerError, SyscallError
 from ..proc.process import Process

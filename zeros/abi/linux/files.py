@@ -9,7 +9,7 @@ line forwards it); reading 0 gives end of file. Files are host files under the r
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 from ...errors import FileError
 from ...proc.process import Process

@@ -27,10 +27,24 @@ from ...proc.process import Process
 from ...proc.table import ProcessTable
 from ...uapi import errno as linux
 from ...uapi import unistd_32 as nr
-from ...uapi.mman import (MADV_DONTNEED, MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL,
-                          MADV_WILLNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE,
-                          MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE,
-                          MS_ASYNC, MS_INVALIDATE, MS_SYNC)
+from ...uapi.mman import (
+    MADV_DONTNEED,
+    MADV_NORMAL,
+    MADV_RANDOM,
+    MADV_SEQUENTIAL,
+    MADV_WILLNEED,
+    MAP_ANONYMOUS,
+    MAP_FIXED,
+    MAP_FIXED_NOREPLACE,
+    MAP_POPULATE,
+    MAP_PRIVATE,
+    MAP_SHARED,
+    MAP_SHARED_VALIDATE,
+    MAP_TYPE,
+    MS_ASYNC,
+    MS_INVALIDATE,
+    MS_SYNC,
+)
 from ...uapi.types import signed32
 from ...vm.memory import VirtualMemory
 from ...vm.objects import FileObject
@@ -263,7 +277,7 @@ class LinuxMemory:
                 if region.kind in KERNEL_KINDS:
                     raise VmError(linux.EINVAL, "madvise: not for the kernel's mappings")
             space.unmap(addr, end)
-    
+
 
 class MemoryCalls:
     """The guest side: mmap2, munmap, mprotect, mincore, msync, madvise, brk."""

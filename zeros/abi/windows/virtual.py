@@ -22,19 +22,34 @@ from __future__ import annotations
 import dataclasses
 import struct
 from dataclasses import dataclass
-from typing import Callable
 
 from emu.mmu import PAGE_SIZE, page_down, page_up
 
 from ...errors import Win32Error
 from ...layout import USER_TOP
 from ...proc.table import ProcessTable
-from ...uapi.winnt import (ERROR_COMMITMENT_LIMIT, ERROR_INVALID_ADDRESS,
-                           ERROR_INVALID_PARAMETER, ERROR_NOT_ENOUGH_MEMORY, MEM_COMMIT,
-                           MEM_DECOMMIT, MEM_FREE, MEM_IMAGE, MEM_MAPPED, MEM_PRIVATE,
-                           MEM_RELEASE, MEM_RESERVE, MEM_TOP_DOWN, PAGE_EXECUTE,
-                           PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE, PAGE_GUARD,
-                           PAGE_NOACCESS, PAGE_READONLY, PAGE_READWRITE)
+from ...uapi.winnt import (
+    ERROR_COMMITMENT_LIMIT,
+    ERROR_INVALID_ADDRESS,
+    ERROR_INVALID_PARAMETER,
+    ERROR_NOT_ENOUGH_MEMORY,
+    MEM_COMMIT,
+    MEM_DECOMMIT,
+    MEM_FREE,
+    MEM_IMAGE,
+    MEM_MAPPED,
+    MEM_PRIVATE,
+    MEM_RELEASE,
+    MEM_RESERVE,
+    MEM_TOP_DOWN,
+    PAGE_EXECUTE,
+    PAGE_EXECUTE_READ,
+    PAGE_EXECUTE_READWRITE,
+    PAGE_GUARD,
+    PAGE_NOACCESS,
+    PAGE_READONLY,
+    PAGE_READWRITE,
+)
 from ...vm.objects import FileObject
 from ...vm.protect import set_protection
 from ...vm.regions import IMAGE_KINDS, KERNEL_KINDS, Prot, RegionKind, Reservation
