@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from ..conftest import ASM
+from tests.conftest import ASM
 
 
 def zeros(*args, timeout=60):

@@ -4,10 +4,9 @@ import re
 
 import pytest
 
+from tests.conftest import ASM
 from zeros import Machine
 from zeros.proc.process import EXITED, KILLED
-
-from ..conftest import ASM
 
 
 def test_hello(run_guest, golden):

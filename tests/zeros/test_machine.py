@@ -4,10 +4,9 @@ import pytest
 
 from emu.cpu import Reg
 from emu.mmu import Pte
+from tests.conftest import ASM
 from zeros import AddressError, Machine, NoSuchProcess, OutOfMemory, ProgramError, ZerosError
 from zeros.layout import STACK_TOP
-
-from ..conftest import ASM
 
 PRINT_DATA = """
 section .text

@@ -16,17 +16,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from emu.errors import TranslationError
-from emu.mmu import Pte, page_down
+from emu.mmu import PAGE_SIZE, Pte, page_down
 from emu.vmem import chunks, read_virt, write_virt
 
 from ..errors import AddressError, MappingError, OutOfMemory, SyscallError
 from ..layout import USER_TOP
+from ..mm.frames import FrameKind
 from ..uapi import errno
+from .regions import Prot
 
 if TYPE_CHECKING:
     from .addrspace import AddressSpace
 
 _PRESENT = int(Pte.P)
+_RIGHTS = int(Pte.RW | Pte.US)
 PATH_MAX = 4096
 
 
@@ -67,18 +70,72 @@ def copy_from_user(space: AddressSpace, va: int, n: int, user: bool = True) -> b
 def copy_to_user(space: AddressSpace, va: int, data: bytes, user: bool = True,
                  force: bool = False) -> list[int]:
     """Write ``data`` at ``va``; ``force`` also writes pages the guest may only read (a
-    debugger's write). Returns the physical address written for each page."""
+    debugger's write: a page shared copy-on-write is copied first, so that no other
+    mapping sees the change). Returns the physical address written for each page."""
     data = bytes(data)
     _check(space, va, len(data))
+    if force:
+        return _forced_write(space, va, data, user=user, mark=True, fill=False)
     try:
-        written = write_virt(space.ram, space.cr3, va, data, user=user, force=force,
-                             on_fault=lambda w: _bring_in(space, w.va, not force),
-                             fmt=space.fmt)
+        written = write_virt(space.ram, space.cr3, va, data, user=user,
+                             on_fault=lambda w: _bring_in(space, w.va, True), fmt=space.fmt)
     except TranslationError as error:
         raise AddressError(f"pid {space.pid}: {error}", error.walk) from None
+    _code_written(space, written)
+    return written
+
+
+def _code_written(space: AddressSpace, written: list[int]) -> None:
     frames = space.frames
     if any(frames.info(pa).executable for pa in written):
         frames.code_dirty = True
+
+
+def _own(space: AddressSpace, page: int, fill: bool) -> None:
+    """Make ``page`` present and this mapping's own before a forced write: brought in as a
+    fault would bring it, then, unless the region is shared, copied out of any frame with
+    other holders (the zero page, a page-cache page, a frame shared after fork). ``fill``:
+    a page of a region that does not fill itself in gets a fresh frame (the kernel's own
+    heaps and sheds)."""
+    region = space.regions.find(page)
+    if region is None:
+        raise AddressError(f"pid {space.pid}: {page:#010x} is in no region")
+    entry = space.tables.entry(page)
+    if not entry & _PRESENT:
+        if not _bring_in(space, page, bool(region.prot & Prot.WRITE)):
+            if fill and not entry:
+                space.map_new(page, region)
+            else:
+                raise AddressError(f"pid {space.pid}: {page:#010x} cannot be brought in")
+        entry = space.tables.entry(page)
+    if region.shared:
+        return
+    pa = entry & space.fmt.addr_mask
+    frame = space.frames.info(pa)
+    if frame.refs > 1 or frame.kind is not FrameKind.PAGE:
+        content = space.ram.read(pa, PAGE_SIZE)
+        space.unmap(page, page + PAGE_SIZE)
+        space.map_new(page, region, flags=entry & _RIGHTS, content=content)
+
+
+def _forced_write(space: AddressSpace, va: int, data: bytes, user: bool, mark: bool,
+                  fill: bool) -> list[int]:
+    """Page by page: each page is made present and private, then written at once (bringing
+    a later page in may send an earlier one to the page file). Every page's region is
+    checked first, so a bad range writes nothing."""
+    for chunk_va, _ in chunks(va, len(data)):
+        if space.regions.find(chunk_va) is None:
+            raise AddressError(f"pid {space.pid}: {chunk_va:#010x} is in no region")
+    written, offset = [], 0
+    for chunk_va, size in chunks(va, len(data)):
+        _own(space, page_down(chunk_va), fill)
+        try:
+            written += write_virt(space.ram, space.cr3, chunk_va, data[offset:offset + size],
+                                  user=user, force=True, mark=mark, fmt=space.fmt)
+        except TranslationError as error:
+            raise AddressError(f"pid {space.pid}: {error}", error.walk) from None
+        offset += size
+    _code_written(space, written)
     return written
 
 
@@ -107,27 +164,12 @@ def text_from_user(space: AddressSpace, va: int, limit: int = PATH_MAX) -> str:
 
 def kernel_write(space: AddressSpace, va: int, data: bytes, mark: bool = True) -> None:
     """The kernel filling its own mappings (loader, heaps, sheds): read-only pages too, and
-    a page of a region that does not fill itself in gets a fresh frame."""
-    def bring_in(w) -> bool:
-        page = page_down(w.va)
-        region = space.regions.find(page)
-        if region is None:
-            raise MappingError(f"write: {page:#010x} is in no region of pid {space.pid}")
-        if _bring_in(space, page, False):
-            return True
-        if not space.tables.entry(page):
-            space.map_new(page, region)
-            return True
-        return False
-
+    a page of a region that does not fill itself in gets a fresh frame. MappingError when a
+    page cannot be had."""
     try:
-        written = write_virt(space.ram, space.cr3, va, data, user=True, force=True,
-                             on_fault=bring_in, mark=mark, fmt=space.fmt)
-    except TranslationError as error:
+        _forced_write(space, va, bytes(data), user=True, mark=mark, fill=True)
+    except AddressError as error:
         raise MappingError(f"write: {error}") from None
-    frames = space.frames
-    if any(frames.info(pa).executable for pa in written):
-        frames.code_dirty = True
 
 
 def kernel_read(space: AddressSpace, va: int, n: int) -> bytes:

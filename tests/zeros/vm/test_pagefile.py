@@ -78,3 +78,51 @@ def test_page_file_with_both_register_paths(direct):
     with Machine(ram_size=2 << 20, page_file=8 << 20, direct_state=direct) as m:
         pid = m.spawn(TOUCH.format(pages=700).encode())
         assert m.run(timeout=60)[pid].exit_code == 0
+
+
+# -- the page file on its own: frames and a space, no Machine ----------------------------
+
+def test_the_clock_gives_a_second_chance_then_pages_out():
+    from tests.zeros.vm.conftest import make_parts
+    from zeros.mm.pagetable import is_swap_entry, swap_slot
+    from zeros.vm.regions import Prot, RegionKind
+    from zeros.vm.uaccess import copy_from_user
+
+    parts = make_parts(ram=1 << 20, page_file=64 << 10)
+    try:
+        space = parts.space(1)
+        va = 0x10000000
+        space.add_region(va, va + 0x1000, Prot.READ | Prot.WRITE, RegionKind.MMAP)
+        assert parts.fault(space, va, write=True)
+        space.write(va, b"swapped")
+        pa = space.tables.entry(va) & ~0xFFF
+        # A is set (young): the first sweep clears it, the second sends it out
+        assert parts.pagefile.evict_one()
+        entry = space.tables.entry(va)
+        assert is_swap_entry(entry) and space.swapped == 1 and space.resident == 0
+        assert parts.frames.info(pa) is None and parts.pagefile.used_slots == 1
+        assert space.tlb_dirty  # the CPU may still hold the old translation
+        assert copy_from_user(space, va, 7) == b"swapped"  # a major fault brings it back
+        assert space.major_faults == 1 and parts.pagefile.used_slots == 0
+        assert swap_slot(entry) == 0
+    finally:
+        parts.pagefile.close()
+
+
+def test_page_tables_and_shared_frames_never_go_out():
+    from tests.zeros.vm.conftest import make_parts
+    from zeros.vm.objects import PageCache
+    from zeros.vm.regions import Prot, RegionKind
+
+    parts = make_parts(ram=1 << 20, page_file=64 << 10)
+    try:
+        space = parts.space(1)
+        obj = PageCache(parts.frames).shared_memory()
+        space.add_region(0x10000000, 0x10001000, Prot.READ | Prot.WRITE, RegionKind.MMAP,
+                         backing=obj, shared=True)
+        obj.mapped_region()
+        assert parts.fault(space, 0x10000000, write=True)
+        assert not parts.pagefile.evict_one()  # nothing but tables and a shared page
+        assert space.tables.entry(0x10000000) & 1
+    finally:
+        parts.pagefile.close()

@@ -2,9 +2,8 @@
 
 import pytest
 
+from tests.conftest import ASM
 from zeros import Machine
-
-from ..conftest import ASM
 
 
 @pytest.fixture

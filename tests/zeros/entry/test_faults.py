@@ -4,9 +4,8 @@ import logging
 
 import pytest
 
+from tests.conftest import ASM
 from zeros.proc.process import EXITED, KILLED
-
-from ..conftest import ASM
 
 EXIT0 = "mov eax, 1\nxor ebx, ebx\nint 0x80\n"
 

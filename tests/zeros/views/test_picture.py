@@ -9,10 +9,9 @@ import zlib
 
 import pytest
 
+from tests.conftest import ASM
 from zeros import Machine
 from zeros.views.picture import COLORS, address_space_html, address_space_svg, write_picture
-
-from ..conftest import ASM
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from tests.conftest import ASM
 from zeros import Machine
 from zeros.views import (
     creg_view,
@@ -18,8 +19,6 @@ from zeros.views import (
     x_view,
     xp_view,
 )
-
-from ..conftest import ASM
 
 
 @pytest.fixture

@@ -395,7 +395,7 @@ def test_exploit_heap_is_its_own_address_space(machine, mm):
 # -- processes and memory -------------------------------------------------------------------
 
 def test_guest_exit_frees_its_heaps(machine):
-    from ..conftest import ASM
+    from tests.conftest import ASM
     pid = machine.spawn(ASM / "zeros_hello.asm")
     mm = machine.memory_manager
     baseline = machine.frames.used_count - machine.process(pid).space.resident - 2

@@ -5,10 +5,9 @@ import re
 import subprocess
 import sys
 
+from tests.conftest import ASM
 from zeros import Machine
 from zeros.views.trace import Tracer
-
-from ..conftest import ASM
 
 
 def zeros(*args):

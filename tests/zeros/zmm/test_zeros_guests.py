@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from ..conftest import ASM
+from tests.conftest import ASM
 
 
 def test_zeros_hello(run_guest, golden):
