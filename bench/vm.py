@@ -91,7 +91,7 @@ def reservations() -> None:
 def page_file() -> None:
     import importlib.util
     spec = importlib.util.spec_from_file_location(
-        "test_pagefile", HERE.parent / "tests" / "zeros" / "test_pagefile.py")
+        "test_pagefile", HERE.parent / "tests" / "zeros" / "vm" / "test_pagefile.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     TOUCH = module.TOUCH  # the same guest as the test, with 16384 pages
