@@ -27,7 +27,7 @@ from ..errors import EmulationError, UnicornBuildError
 from ..mmu import PAGE_SIZE, Cr0, Cr4, Pte, pdx, ptx
 from .core import Cpu, unicorn_build
 from .registers import EIP_INDEX, GP_INDEX, Reg, Seg, StateLayout
-from .trap import SYSCALL_VECTOR, Trap
+from .trap import PF, SYSCALL_VECTOR, Trap
 
 _SCRATCH_PAGES = 9
 _PD, _PT, _GDT, _STUB, _KSTACK, _UCODE, _USTACK, _PROBE_A, _PROBE_B = range(_SCRATCH_PAGES)
@@ -59,7 +59,7 @@ def _find_layout(before: bytes, after: bytes, header: int, cr: dict[int, int]) -
     """Offsets from two snapshots: at the first syscall (before) and at the first #PF."""
     state_before, state_after = before[header:], after[header:]
     b32, a32 = _words(state_before), _words(state_after)
-    old = [i for i, (x, y) in enumerate(zip(b32, a32, strict=True)) if x == -1 and y == 14]
+    old = [i for i, (x, y) in enumerate(zip(b32, a32, strict=True)) if x == -1 and y == PF]
     if len(old) != 1:
         raise _refuse(f"the page-fault remedy needs exactly one context field going from -1 "
                       f"to 14 (old_exception), found {len(old)}")
@@ -134,7 +134,7 @@ def calibrate(cpu: Cpu, direct_state: bool = True):
 
     def on_trap(trap: Trap) -> None:
         events.append((trap.vector, trap.error_code, trap.cr2))
-        if trap.vector != 14:
+        if trap.vector != PF:
             cpu.stop()
             return
         target = trap.cr2 & ~0xFFF
@@ -156,7 +156,7 @@ def calibrate(cpu: Cpu, direct_state: bool = True):
     finally:
         del cpu._locate_fields
         cpu.syscall_handler, cpu.trap_handler = cpu._unhandled_syscall, cpu._unhandled_trap
-    expected = [(SYSCALL_VECTOR, 0, 0), (14, 4, a), (14, 7, a), (14, 6, b),
+    expected = [(SYSCALL_VECTOR, 0, 0), (PF, 4, a), (PF, 7, a), (PF, 6, b),
                 (SYSCALL_VECTOR, 0, 0)]
     if events != expected:
         def show(evts):

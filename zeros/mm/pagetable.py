@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import struct
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from emu.mmu import PAGE_SIZE, Pte
@@ -99,7 +99,7 @@ class PageTables:
         self.kernel_index = kernel.index  # top-table entries from here on are the kernel's
         self.root = frames.alloc(owner, FrameKind.PAGEDIR)
         self.ram.write(self.root + kernel.index * fmt.entry_size, kernel.entries)
-        self.tables: dict[tuple[int, int], int] = {}  # (depth, va >> reach) -> table pa
+        self.lower: dict[tuple[int, int], int] = {}  # (depth, va >> reach) -> a table below
         self.leaf_tables: dict[int, int] = {}  # va >> leaf_shift -> its PTE table
         self._leaf_shift = fmt.leaf_table_shift
         self._leaf_mask = fmt.leaf.entries - 1
@@ -117,7 +117,7 @@ class PageTables:
     @property
     def table_count(self) -> int:
         """Paging structures below the top one."""
-        return len(self.tables)
+        return len(self.lower)
 
     # -- the two primitives ------------------------------------------------------------
 
@@ -139,10 +139,10 @@ class PageTables:
         for depth in range(len(levels) - 1):
             level = levels[depth]
             key = (depth + 1, va >> level.shift)
-            child = self.tables.get(key)
+            child = self.lower.get(key)
             if child is None:
                 child = self.frames.alloc(self.owner, FrameKind.PAGETABLE)
-                self.tables[key] = child
+                self.lower[key] = child
                 self._entry.pack_into(self._map, parent + level.index(va) * self._size,
                                       child | level.table_flags)
             parent = child
@@ -165,17 +165,18 @@ class PageTables:
         slot = self.slot(va)
         return 0 if slot is None else self._entry.unpack_from(self._map, slot)[0]
 
-    def empty_slot(self, va: int) -> int | None:
-        """The fault path's first half: the slot for ``va`` (tables created) if its entry is
-        empty, else None. :meth:`fill_slot` writes it."""
+    def map_fresh(self, va: int, flags: int, label: str, executable: bool, space) -> int:
+        """The page fault's fast path: a new frame (from the allocator, recorded as mapped
+        by ``space`` at ``va``) mapped at an empty entry. Returns its address, or 0 when the
+        entry is not empty (the general path decides)."""
         table = self.leaf_tables.get(va >> self._leaf_shift)
         slot = self.slot(va, create=True) if table is None else \
             table + ((va >> 12) & self._leaf_mask) * self._size
-        return None if self._entry.unpack_from(self._map, slot)[0] else slot
-
-    def fill_slot(self, slot: int, value: int) -> None:
-        """Write an entry at a slot :meth:`empty_slot` returned."""
-        self._entry.pack_into(self._map, slot, value)
+        if self._entry.unpack_from(self._map, slot)[0]:
+            return 0
+        pa = self.frames.alloc_page(self.owner, label, executable, space, va & ~0xFFF)
+        self._entry.pack_into(self._map, slot, pa | flags)
+        return pa
 
     def set_entry(self, va: int, value: int) -> int:
         """Overwrite the entry for ``va`` (creating its tables); returns the old value.
@@ -217,30 +218,17 @@ class PageTables:
         """(va, entry) of present leaf entries in [start, end)."""
         return ((va, e) for va, e in self.entries(start, end) if e & _PRESENT)
 
-    def clear_range(self, start: int, end: int,
-                    on_entry: Callable[[int, int], None]) -> int:
-        """Clear every non-zero leaf entry of [start, end), calling ``on_entry(va, entry)``
-        for each first; one write per table. Returns how many were cleared."""
-        count = 0
-        for span in list(self.spans(start, end)):
-            va, size = span.va, span.page_size
-            cleared = False
-            for k, entry in enumerate(span.entries):
-                if entry:
-                    on_entry(va + k * size, entry)
-                    cleared = True
-                    count += 1
-            if cleared:
-                self.ram.write(span.entry_pa, bytes(len(span.entries) * self._size))
-        return count
+    def clear_span(self, span: Span) -> None:
+        """Clear every entry of a span (from :meth:`spans`) with one write."""
+        self.ram.write(span.entry_pa, bytes(len(span.entries) * self._size))
 
     # -- lifetime ------------------------------------------------------------------------
 
     def destroy(self) -> None:
         """Free every table and the top one (the pages must be unmapped first)."""
-        for table in self.tables.values():
+        for table in self.lower.values():
             self.frames.free(table)
-        self.tables.clear()
+        self.lower.clear()
         self.leaf_tables.clear()
         self.frames.free(self.root)
         self.root = 0

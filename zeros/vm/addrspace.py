@@ -109,16 +109,11 @@ class AddressSpace:
     def map_zero_page(self, va: int, region: Region) -> bool:
         """The common page fault, in one piece: a zeroed frame at an empty ``va`` of a
         private region. False when the entry is not empty (the general path decides)."""
-        tables = self.tables
-        slot = tables.empty_slot(va)
-        if slot is None:
-            return False
         prot = int(region.prot)
-        va &= ~0xFFF
-        pa = self.frames.alloc_page(self.pid, region.name or region.kind,
-                                    bool(prot & _PROT_EXEC), self, va)
-        tables.fill_slot(slot, pa | _USER | _PRESENT | _ACCESSED |
-                         (_WRITABLE if prot & _PROT_WRITE else 0))
+        if not self.tables.map_fresh(va, _USER | _PRESENT | _ACCESSED |
+                                     (_WRITABLE if prot & _PROT_WRITE else 0),
+                                     region.name or region.kind, bool(prot & _PROT_EXEC), self):
+            return False
         self.resident += 1
         self.minor_faults += 1
         return True
@@ -161,18 +156,23 @@ class AddressSpace:
     def unmap(self, start: int, end: int) -> int:
         """Remove every page in [start, end) from the page tables; returns how many. Each
         table's share of the range is cleared with one write."""
-        frames = self.frames
-
-        def gone(va: int, entry: int) -> None:
-            if entry & _PRESENT:
-                frames.unmapped(entry & self.fmt.addr_mask, self, va)
-                self.resident -= 1
-            elif is_swap_entry(entry):
-                self.swapped -= 1
-                if self.on_swap_release is not None:
-                    self.on_swap_release(swap_slot(entry))
-
-        count = self.tables.clear_range(start, end, gone)
+        frames, mask, count = self.frames, self.fmt.addr_mask, 0
+        for span in list(self.tables.spans(start, end)):
+            va, size, cleared = span.va, span.page_size, False
+            for k, entry in enumerate(span.entries):
+                if not entry:
+                    continue
+                cleared = True
+                count += 1
+                if entry & _PRESENT:
+                    frames.unmapped(entry & mask, self, va + k * size)
+                    self.resident -= 1
+                elif is_swap_entry(entry):
+                    self.swapped -= 1
+                    if self.on_swap_release is not None:
+                        self.on_swap_release(swap_slot(entry))
+            if cleared:
+                self.tables.clear_span(span)
         if count:
             self.tlb_dirty = True
         return count
