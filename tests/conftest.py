@@ -19,6 +19,31 @@ ASM = ROOT / "asm"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def audit_every_machine():
+    """Every Machine a test makes checks the whole memory state when it is closed
+    (zeros.proc.audit): a leaked or aliased frame fails the test that caused it."""
+    Machine.check_on_close = True
+    yield
+    Machine.check_on_close = False
+
+
+@pytest.fixture(autouse=True)
+def close_forgotten_machines(monkeypatch):
+    """A machine the test left open is closed (so audited) when the test ends."""
+    made = []
+    init = Machine.__init__
+
+    def recording_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        made.append(self)
+    monkeypatch.setattr(Machine, "__init__", recording_init)
+    yield
+    for m in made:
+        if m.cpu is not None and not m._running:
+            m.close()
+
+
 @pytest.fixture
 def machine():
     m = Machine(ram_size=16 << 20)

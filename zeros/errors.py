@@ -14,6 +14,7 @@
      │    └── FileError        files and descriptors
      ├── Win32Error            the VirtualAlloc family refused, with ``winerror``
      ├── MachineError          the machine cannot do that now (closed, re-entered)
+     ├── IntegrityError        Machine.check() found a broken invariant (a kernel bug)
      └── MemoryManagerError    the ZerOS MemoryManager API refused a request
           ├── HeapError        bad heap address, double free, write past a block
           └── ShedError        bad code offset or resource link
@@ -80,6 +81,16 @@ class Win32Error(ZerosError):
 
 class MachineError(ZerosError):
     pass
+
+
+class IntegrityError(ZerosError):
+    """The memory state breaks an invariant; ``problems`` lists each one."""
+
+    def __init__(self, problems: list[str]):
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more"
+                                           if len(problems) > 5 else "")
+        super().__init__(f"{len(problems)} broken invariant(s): {shown}")
+        self.problems = problems
 
 
 class MemoryManagerError(ZerosError):

@@ -40,10 +40,11 @@ from .abi.windows.syscalls import VirtualCalls
 from .abi.windows.virtual import WindowsMemory
 from .entry.syscalls import Syscalls
 from .entry.traps import Traps
-from .errors import MachineError, NoSuchProcess, ZerosError
+from .errors import IntegrityError, MachineError, NoSuchProcess, ZerosError
 from .layout import EXPLOIT_PID
 from .mm.boot import Kernel
 from .mm.frames import FrameAllocator
+from .proc.audit import audit
 from .proc.process import Process, ProcessResult
 from .proc.scheduler import Scheduler
 from .proc.table import ProcessTable
@@ -84,6 +85,8 @@ def parse_size(text: str | int) -> int:
 
 
 class Machine:
+    check_on_close = False  # audit the whole state in close() (the test suite turns it on)
+
     def __init__(self, ram_size: int | str = DEFAULT_RAM, direct_state: bool = True,
                  page_file: int | str | None = None, root: str | None = None):
         """``page_file``: bytes of page file (default 4x RAM, 0 for none). ``root``: the
@@ -288,6 +291,16 @@ class Machine:
             raise NoSuchProcess(proc.pid)
         return copy_from_user(proc.space, va, n, user)
 
+    def check(self) -> dict:
+        """Check the whole memory state (zeros.proc.audit): IntegrityError listing every
+        broken invariant, else a summary."""
+        self._check_open()
+        problems = audit(self.processes, self.vm, self.vdso, self.table.current)
+        if problems:
+            raise IntegrityError(problems)
+        return {"frames_used": self.frames.used_count, "frames_free": self.frames.free_count,
+                "processes": len(self.processes), "swap_slots": self.pagefile.used_slots}
+
     # -- lifetime ------------------------------------------------------------------------
 
     def _check_open(self) -> None:
@@ -295,14 +308,20 @@ class Machine:
             raise MachineError("the machine is closed")
 
     def close(self) -> None:
-        """Release the CPU, RAM and page file now rather than at garbage collection."""
+        """Release the CPU, RAM and page file now rather than at garbage collection. With
+        ``check_on_close`` (the test suite sets it), the whole state is checked first, and a
+        broken invariant raises IntegrityError once everything is released."""
         if self._running:
             raise MachineError("close() called while the machine is running")
-        if self.cpu is not None:
-            self.cpu.close()
-            self.cpu = None
-            self.vm.close()
-            self.ram.close()
+        if self.cpu is None:
+            return
+        problems = audit(self.processes, self.vm, self.vdso) if self.check_on_close else []
+        self.cpu.close()
+        self.cpu = None
+        self.vm.close()
+        self.ram.close()
+        if problems:
+            raise IntegrityError(problems)
 
     def __enter__(self) -> Machine:
         return self

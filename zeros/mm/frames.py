@@ -158,6 +158,10 @@ class FrameAllocator:
         number = pa >> PAGE_SHIFT
         return self._frames[number] if 0 <= number < self.total else None
 
+    def free_numbers(self) -> list[int]:
+        """Numbers of the free frames (for the audit)."""
+        return list(self._free)
+
     def at(self, number: int) -> Frame | None:
         """The frame with this number (the page file's clock hand walks them)."""
         return self._frames[number]

@@ -83,8 +83,9 @@ def build_kernel_half(frames: FrameAllocator, fmt: PagingFormat, base: int,
             tables.append(table)
             grouped.append(table | fmt.levels[depth - 1].table_flags & ~int(Pte.US))
         pointers, depth = grouped, depth - 1
-    return KernelHalf(fmt.levels[0].index(base),
-                      struct.pack(f"<{len(pointers)}{code}", *pointers), tuple(tables))
+    index = fmt.levels[0].index(base)
+    pointers += [0] * (fmt.levels[0].entries - index - len(pointers))  # the rest: empty
+    return KernelHalf(index, struct.pack(f"<{len(pointers)}{code}", *pointers), tuple(tables))
 
 
 class PageTables:

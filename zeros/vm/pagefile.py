@@ -49,6 +49,10 @@ class PageFile:
     def used_slots(self) -> int:
         return self._next - len(self._free)
 
+    def free_slots(self) -> list[int]:
+        """Slots given back and not yet reused (for the audit)."""
+        return list(self._free)
+
     def _take_slot(self) -> int | None:
         if self._free:
             return self._free.pop()
