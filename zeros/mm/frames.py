@@ -38,16 +38,19 @@ class Frame:
     """What a frame in use holds. (A slots class with a plain __init__: one is made for every
     page fault, and a dataclass with a default factory costs twice as much.)"""
 
-    __slots__ = ("owner", "kind", "label", "refs", "executable", "rmap")
+    __slots__ = ("owner", "kind", "label", "refs", "executable", "rmap", "pinned")
 
     def __init__(self, owner: int, kind: FrameKind, label: str = "", refs: int = 1,
-                 executable: bool = False, rmap: list | None = None):
+                 executable: bool = False, rmap: dict | None = None):
         self.owner = owner  # pid, or KERNEL
         self.kind = kind
         self.label = label  # the region for pages: "[stack]", "heap 1", "/path/prog"
         self.refs = refs  # holders: each mapping, and the memory object it is in
         self.executable = executable  # mapped where code may run: drop its translations
-        self.rmap = [] if rmap is None else rmap  # (address space, va) of every mapping
+        # (address space, va) of every mapping, in the order they were made (a dict: a
+        # frame mapped a million times, as the zero page can be, unmaps in O(1))
+        self.rmap = {} if rmap is None else rmap
+        self.pinned = 0  # the kernel is working on it: the page file must leave it alone
 
     def __repr__(self) -> str:
         return (f"Frame(owner={self.owner}, kind={str(self.kind)!r}, label={self.label!r}, "
@@ -96,7 +99,8 @@ class FrameAllocator:
             raise OutOfMemory(f"out of physical memory: all {self.total} frames "
                               f"({self.total * PAGE_SIZE >> 10} KiB) are in use")
         number = self._free.pop()
-        self._frames[number] = Frame(owner, FrameKind.PAGE, label, 1, executable, [(space, va)])
+        self._frames[number] = Frame(owner, FrameKind.PAGE, label, 1, executable,
+                                      {(space, va): None})
         pa = number << PAGE_SHIFT
         if number >= self.pristine_from:
             self.pristine_from = number + 1
@@ -136,7 +140,7 @@ class FrameAllocator:
         frame = self._frames[pa >> PAGE_SHIFT]
         if not new:
             frame.refs += 1
-        frame.rmap.append((space, va))
+        frame.rmap[(space, va)] = None
 
     def unmapped(self, pa: int, space, va: int) -> None:
         """Forget a mapping and release its reference."""
@@ -148,11 +152,17 @@ class FrameAllocator:
             self._frames[number] = None
             self._free.append(number)
             return
-        try:
-            frame.rmap.remove((space, va))
-        except ValueError:
-            pass
+        frame.rmap.pop((space, va), None)
         self.release(pa)
+
+    def pin(self, pa: int) -> None:
+        """Keep a frame in RAM while the kernel works on it (the page file skips it)."""
+        self._frames[pa >> PAGE_SHIFT].pinned += 1
+
+    def unpin(self, pa: int) -> None:
+        frame = self._frames[pa >> PAGE_SHIFT]
+        if frame is not None:
+            frame.pinned -= 1
 
     def info(self, pa: int) -> Frame | None:
         number = pa >> PAGE_SHIFT

@@ -103,7 +103,11 @@ class AddressSpace:
                                zero=content is None, executable=bool(prot & _PROT_EXEC))
         if content is not None:
             self.ram.write(pa, content)
-        self._map(va, pa, pte_flags(prot) if flags is None else flags, True, old)
+        try:
+            self._map(va, pa, pte_flags(prot) if flags is None else flags, True, old)
+        except BaseException:  # no table for it (out of memory): the frame goes back
+            self.frames.free(pa)
+            raise
         return pa
 
     def map_zero_page(self, va: int, region: Region) -> bool:

@@ -1,4 +1,10 @@
-"""fork's copy of an address space: regions copied, private pages shared copy-on-write."""
+"""fork's copy of an address space: regions copied, private pages shared copy-on-write.
+
+Memory may be full while it runs: making the child's tables can send any page out, the
+parent's included. So each entry is read only after the child's table for it exists, and
+nothing is allocated between reading it and copying it. A page in the page file is not
+brought back: the child gets the same swap entry, and the slot counts both.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +12,40 @@ import dataclasses
 
 from emu.mmu import Pte
 
+from ..mm.pagetable import is_swap_entry, swap_slot
 from .addrspace import AddressSpace
 from .pagefile import PageFile
 from .regions import RegionKind
 
-_WRITABLE, _USER = int(Pte.RW), int(Pte.US)
+_PRESENT, _WRITABLE, _USER = int(Pte.P), int(Pte.RW), int(Pte.US)
 
 
 def copy_space(parent: AddressSpace, child: AddressSpace, pagefile: PageFile) -> None:
     """The child gets the parent's regions; private pages are shared copy-on-write
     (read-only in both until one writes), shared pages are shared. [vvar] is not copied:
     every process has its own."""
-    pagefile.swap_in_all(parent)
     mask = parent.fmt.addr_mask
     for region in parent.regions:
         if region.kind is RegionKind.VVAR:
             continue
-        copy = dataclasses.replace(region)
-        child.regions.insert(copy)
+        child.regions.insert(dataclasses.replace(region))
         if region.backing is not None:
             region.backing.mapped_region()
-        for va, pte in list(parent.tables.present_pages(region.start, region.end)):
-            flags = pte & (_WRITABLE | _USER)
+        for va, _ in list(parent.tables.entries(region.start, region.end)):
+            child.tables.slot(va, create=True)  # may evict: read the entry after this
+            entry = parent.tables.entry(va)
+            if is_swap_entry(entry):
+                child.tables.set_entry(va, entry)
+                child.swapped += 1
+                pagefile.share(swap_slot(entry))
+                continue
+            if not entry & _PRESENT:
+                continue
+            flags = entry & (_WRITABLE | _USER)
             if not region.shared and flags & _WRITABLE:
                 parent.set_flags(va, flags & ~_WRITABLE)
                 flags &= ~_WRITABLE
-            child.map_frame(va, pte & mask, flags)
+            child.map_frame(va, entry & mask, flags)
     child.brk_start, child.brk = parent.brk_start, parent.brk
     child.commit_charge = parent.commit_charge
     child.reservations = dict(parent.reservations)

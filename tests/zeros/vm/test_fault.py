@@ -22,7 +22,7 @@ def test_first_write_maps_a_zeroed_private_frame(parts):
     assert pte & (Pte.P | Pte.RW | Pte.US | Pte.A) == Pte.P | Pte.RW | Pte.US | Pte.A
     frame = parts.frames.info(pte & ~0xFFF)
     assert frame.kind is FrameKind.PAGE and frame.owner == 1
-    assert frame.rmap == [(space, VA + 0x1000)]
+    assert list(frame.rmap) == [(space, VA + 0x1000)]
     assert parts.frames.ram.read(pte & ~0xFFF, 4096) == bytes(4096)
     assert space.minor_faults == 1 and space.resident == 1
 
@@ -36,7 +36,7 @@ def test_first_read_maps_the_zero_page_read_only_then_a_write_copies(parts):
     assert parts.fault(space, VA, write=True)  # present, read-only: copy-on-write
     pte = space.tables.entry(VA)
     assert pte & ~0xFFF != parts.resolver.zero_page and pte & Pte.RW
-    assert parts.frames.info(parts.resolver.zero_page).rmap == []
+    assert not parts.frames.info(parts.resolver.zero_page).rmap
 
 
 def test_no_region_or_wrong_rights_is_a_real_fault(parts):
