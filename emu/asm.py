@@ -177,8 +177,84 @@ def _lines_of(text: str, path: str | None, folder: Path | None,
     return out
 
 
-_NUMERIC_RE = re.compile(r"^[\s\d()+\-*/%<>|&^~xXa-fA-F]+$")
 _NAME_RE = re.compile(r"(?<![\w.$])([A-Za-z_.$][\w.$]*)(?![\w.$])")
+_TOKEN_RE = re.compile(r"\s*(?:(0[xX][0-9a-fA-F]+|0[bB][01]+|0[oO][0-7]+|\d+)|"
+                       r"(<<|>>|[-+*/%&|^~()]))")
+_LIMIT = 1 << 64  # a constant beyond this is not a number this assembler substitutes
+
+
+def evaluate(text: str) -> int | None:
+    """The value of an integer expression (numbers, + - * / % << >> & | ^ ~ and
+    parentheses, with C's precedence), or None when ``text`` is not one (or its value is
+    too large, or it divides by zero). No Python evaluation: ``9**9**9`` is simply not a
+    number here."""
+    tokens: list[tuple[str, str]] = []
+    at = 0
+    text = text.strip()
+    while at < len(text):
+        m = _TOKEN_RE.match(text, at)
+        if m is None or m.end() == at:
+            return None
+        number, op = m.groups()
+        tokens.append(("n", number) if number else ("o", op))
+        at = m.end()
+        while at < len(text) and text[at].isspace():
+            at += 1
+    position = [0]
+    levels = (("|",), ("^",), ("&",), ("<<", ">>"), ("+", "-"), ("*", "/", "%"))
+
+    def peek():
+        return tokens[position[0]] if position[0] < len(tokens) else ("", "")
+
+    def binary(level: int) -> int:
+        if level == len(levels):
+            return unary()
+        value = binary(level + 1)
+        while peek()[0] == "o" and peek()[1] in levels[level]:
+            op = tokens[position[0]][1]
+            position[0] += 1
+            right = binary(level + 1)
+            value = _apply(op, value, right)
+        return value
+
+    def unary() -> int:
+        kind, token = peek()
+        position[0] += 1
+        if kind == "n":
+            return int(token, 0)
+        if token == "-":
+            return -unary()
+        if token == "+":
+            return unary()
+        if token == "~":
+            return ~unary()
+        if token == "(":
+            value = binary(0)
+            if peek() != ("o", ")"):
+                raise ValueError("unbalanced parenthesis")
+            position[0] += 1
+            return value
+        raise ValueError(f"unexpected {token!r}")
+
+    try:
+        value = binary(0)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return None
+    if position[0] != len(tokens) or abs(value) >= _LIMIT:
+        return None
+    return value
+
+
+def _apply(op: str, a: int, b: int) -> int:
+    if op in ("<<", ">>") and not 0 <= b < 64:
+        raise ValueError("shift out of range")
+    result = {"|": lambda: a | b, "^": lambda: a ^ b, "&": lambda: a & b,
+              "<<": lambda: a << b, ">>": lambda: a >> b, "+": lambda: a + b,
+              "-": lambda: a - b, "*": lambda: a * b, "/": lambda: int(a / b),
+              "%": lambda: a % b}[op]()
+    if abs(result) >= _LIMIT:
+        raise OverflowError("constant too large")
+    return result
 
 
 def numeric_constants(lines: list[_Line]) -> dict[str, int]:
@@ -197,13 +273,9 @@ def numeric_constants(lines: list[_Line]) -> dict[str, int]:
     while progress:  # definitions may come in any order
         progress = False
         for name, value in list(pending):
-            text = _substitute(value, found)
-            if _NUMERIC_RE.match(text) and not re.search(r"[A-Za-z_]{2,}", text.replace(
-                    "0x", "").replace("0X", "")):
-                try:
-                    found[name] = int(eval(text, {"__builtins__": {}}, {}))  # digits only
-                except (SyntaxError, ZeroDivisionError, TypeError, ValueError):
-                    continue
+            number = evaluate(_substitute(value, found))
+            if number is not None:
+                found[name] = number
                 pending.remove((name, value))
                 progress = True
     return found
@@ -242,9 +314,47 @@ def preprocess(lines: list[_Line]) -> tuple[list[_Line], list[_Line]]:
             raise AssemblyError(f"unsupported section directive {code.strip()!r} (sections are "
                                 f".text, .rodata, .data and .bss)", line.path, line.number,
                                 line.original)
+        problem = _bracket_problem(code)
+        if problem:
+            raise AssemblyError(problem, line.path, line.number, line.original)
         for piece in _rewrite(code):
             buckets[current].append(_Line(piece, line.path, line.number, line.original))
     return buckets["text"], buckets["data"]
+
+
+_LABELS_RE = re.compile(r"^\s*(?:[A-Za-z_.$][\w.$]*:\s*)*")
+
+
+def _bracket_problem(code: str) -> str | None:
+    """Keystone 0.9.2 never returns on some lines with brackets (a statement that starts
+    with one, a directive holding one, an unbalanced one): refuse them first."""
+    depth = {"(": 0, "[": 0}
+    closing = {")": "(", "]": "["}
+    quote = None
+    outside = []
+    for ch in code:
+        if quote:
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "'\"`":
+            quote = ch
+            continue
+        outside.append(ch)
+        if ch in depth:
+            depth[ch] += 1
+        elif ch in closing:
+            depth[closing[ch]] -= 1
+            if depth[closing[ch]] < 0:
+                return f"unbalanced {ch!r}"
+    if any(depth.values()):
+        return "unbalanced brackets or parentheses"
+    statement = _LABELS_RE.sub("", "".join(outside), count=1).lstrip()
+    if statement[:1] in ("(", "["):
+        return f"a statement cannot start with {statement[0]!r}"
+    if statement.startswith(".") and ("[" in statement or "]" in statement):
+        return "brackets in a directive"
+    return None
 
 
 @lru_cache(maxsize=1)

@@ -104,7 +104,7 @@ def build_stack(space: AddressSpace, argv: list[str], envp: list[str], entry: in
     offsets = []
     for s in argv + envp:
         offsets.append(len(strings))
-        strings += s.encode() + b"\0"
+        strings += s.encode(errors="surrogateescape") + b"\0"
     top = STACK_TOP - 16
     random_at = top - 16
     strings_at = (random_at - len(strings)) & ~3

@@ -17,7 +17,14 @@ from collections.abc import Callable
 
 from emu.cpu import Cpu, Reg
 
-from ..errors import AddressError, NoSuchProcess, OutOfMemory, ZerosError
+from ..errors import (
+    AddressError,
+    NoSuchProcess,
+    OutOfMemory,
+    ProgramError,
+    SyscallError,
+    ZerosError,
+)
 from ..layout import EXPLOIT_PID
 from ..uapi import errno
 from ..uapi.wait import WNOHANG
@@ -29,6 +36,22 @@ from .process import EXITED, KILLED, READY, WAITING, Fault, Process
 from .vdso import Vdso
 
 log = logging.getLogger("zeros")
+MAX_PROCESSES = 1024  # fork gives -EAGAIN beyond this (Linux: RLIMIT_NPROC)
+MAX_ARG_BYTES = 128 << 10  # argv and env together (Linux: E2BIG past its ARG_MAX)
+
+
+def _check_strings(what: str, values) -> None:
+    if values is None:
+        return
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
+        raise ProgramError(f"{what} must be a list of strings, not {values!r}")
+    total = 0
+    for value in values:
+        if not isinstance(value, str) or "\0" in value:
+            raise ProgramError(f"{what}: {value!r} is not a string without NUL")
+        total += len(value.encode(errors="surrogateescape")) + 1
+    if total > MAX_ARG_BYTES:
+        raise ProgramError(f"{what}: {total} bytes is more than the {MAX_ARG_BYTES} allowed")
 
 
 class ProcessTable:
@@ -42,6 +65,7 @@ class ProcessTable:
         self.on_exit: list[Callable[[Process], None]] = []
         self.on_reaped: list[Callable[[int], None]] = []
         self._next_pid = 1
+        self.live = 0  # processes not yet finished
 
     def new_pid(self) -> int:
         pid = self._next_pid
@@ -67,7 +91,16 @@ class ProcessTable:
 
     def spawn(self, program, name: str | None, argv: list[str] | None,
               env: list[str] | None) -> int:
+        _check_strings("argv", argv)
+        _check_strings("env", env)
+        if name is not None and (not isinstance(name, str) or not name or "\0" in name):
+            raise ProgramError(f"name must be a non-empty string, not {name!r}")
         image, source = read_program(program)
+        if isinstance(image.entry, bool) or not isinstance(image.entry, int) or \
+                not 0 <= image.entry < 1 << 32:
+            raise ProgramError(f"{source}: entry point {image.entry!r} is not an address")
+        if self.live >= MAX_PROCESSES:
+            raise ProgramError(f"the process table is full ({MAX_PROCESSES} processes)")
         pid = self.new_pid()
         if name is None:
             base = os.path.basename(source)
@@ -86,6 +119,7 @@ class ProcessTable:
         proc.context = self.cpu.new_user_context(image.entry, esp, space.cr3)
         proc.eip = image.entry
         self.processes[pid] = proc
+        self.live += 1
         return pid
 
     def adopt(self, pid: int, name: str) -> Process:
@@ -94,17 +128,21 @@ class ProcessTable:
             raise ZerosError(f"pid {pid} is taken")
         proc = Process(pid, name, "", self.vm.new_space(pid), state=READY)
         self.processes[pid] = proc
+        self.live += 1
         return proc
 
     def remove(self, proc: Process) -> None:
         """Forget a process that runs no code, giving back its memory."""
         if proc.space.alive:
             proc.space.destroy()
-        self.processes.pop(proc.pid, None)
+        if self.processes.pop(proc.pid, None) is not None and proc.alive:
+            self.live -= 1
 
     def fork(self, parent: Process) -> int:
         """A copy of the running ``parent``, which is in its fork syscall: the child
         returns 0 from it, with the parent's memory shared copy-on-write."""
+        if self.live >= MAX_PROCESSES:
+            raise SyscallError(errno.EAGAIN, f"the process table is full ({MAX_PROCESSES})")
         pid = self.new_pid()
         space = self.vm.fork_space(parent.space, pid)
         try:
@@ -118,11 +156,14 @@ class ProcessTable:
         self.cpu.set_context_reg(child.context, Reg.EAX, 0)
         child.eip = self.cpu.reg(Reg.EIP)
         self.processes[pid] = child
+        self.live += 1
         return pid
 
     # -- death ---------------------------------------------------------------------------
 
     def exit(self, proc: Process, status: int) -> None:
+        if not proc.alive:
+            return
         proc.state, proc.exit_code = EXITED, status
         self._finish(proc)
 
@@ -137,6 +178,7 @@ class ProcessTable:
         self._finish(proc)
 
     def _finish(self, proc: Process) -> None:
+        self.live -= 1
         for handler in self.on_exit:  # its memory is still all there
             handler(proc)
         if self.current is proc:

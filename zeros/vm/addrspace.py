@@ -191,7 +191,8 @@ class AddressSpace:
         kernel_write(self, va, data, mark)
 
     def read(self, va: int, n: int) -> bytes:
-        """Host read through the walk, as ring 3 would read (pages must be present)."""
+        """Host read through the walk, as ring 3 would read; pages in the page file come
+        back first."""
         from .uaccess import kernel_read
         return kernel_read(self, va, n)
 

@@ -173,8 +173,9 @@ def kernel_write(space: AddressSpace, va: int, data: bytes, mark: bool = True) -
 
 
 def kernel_read(space: AddressSpace, va: int, n: int) -> bytes:
-    """Read as ring 3 would, without bringing anything in (the pages must be present)."""
+    """The kernel reading its own mappings (heaps, sheds): pages in the page file come
+    back first. MappingError when a page cannot be had."""
     try:
-        return read_virt(space.ram, space.cr3, va, n, user=True, fmt=space.fmt)
-    except TranslationError as error:
+        return copy_from_user(space, va, n)
+    except AddressError as error:
         raise MappingError(str(error)) from None
