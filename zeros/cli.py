@@ -116,6 +116,12 @@ class _Views:
         self.map_path = args.map
         if self.map_path and not self.map_path.lower().endswith((".svg", ".html", ".htm")):
             raise ValueError(f"--map {self.map_path}: the picture is .svg or .html")
+        if self.map_path and not os.path.isdir(os.path.dirname(os.path.abspath(self.map_path))):
+            raise ValueError(f"--map {self.map_path}: no such directory")
+        for spec in self.specs:
+            if spec.name == "xp" and spec.address + int(spec.extra or 64) > machine.ram.size:
+                raise ValueError(f"view xp: {spec.address:#x}+{int(spec.extra or 64):#x} is "
+                                 f"outside RAM (0-{machine.ram.size - 1:#x})")
         self.collected: list[dict] = []
         self.drawn = False
         if self.specs or self.map_path:
@@ -132,14 +138,23 @@ class _Views:
             self.show(proc, "exit")
 
     def show(self, proc, moment: str) -> None:
+        """Print the views (a view that fails says so; it never touches the guest)."""
         from .views import select
 
         if self.map_path and not self.drawn:
             from .views.picture import write_picture
-            write_picture(self.machine, self.map_path)
             self.drawn = True
+            try:
+                write_picture(self.machine, self.map_path)
+            except OSError as error:
+                sys.stderr.write(f"zeros: --map {self.map_path}: {error.strerror or error}\n")
         for spec in self.specs:
-            view = select.render(self.machine, spec, proc.pid)
+            try:
+                view = select.render(self.machine, spec, proc.pid)
+            except Exception as error:  # a view must never change what happens to a guest
+                sys.stderr.write(f"zeros: view {spec.name} of pid {proc.pid}: "
+                                 f"{type(error).__name__}: {error}\n")
+                continue
             if self.json:
                 self.collected.append({"moment": moment, "pid": proc.pid, **view.to_json()})
             else:

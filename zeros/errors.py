@@ -14,6 +14,8 @@
      │    └── FileError        files and descriptors
      ├── Win32Error            the VirtualAlloc family refused, with ``winerror``
      ├── MachineError          the machine cannot do that now (closed, re-entered)
+     ├── HandlerError          a hook the caller gave (breakpoint, output) raised: run()
+     │                         re-raises the original exception
      ├── IntegrityError        Machine.check() found a broken invariant (a kernel bug)
      └── MemoryManagerError    the ZerOS MemoryManager API refused a request
           ├── HeapError        bad heap address, double free, write past a block
@@ -81,6 +83,10 @@ class Win32Error(ZerosError):
 
 class MachineError(ZerosError):
     pass
+
+
+class HandlerError(ZerosError):
+    """A caller's hook raised while the machine ran; ``__cause__`` is what it raised."""
 
 
 class IntegrityError(ZerosError):

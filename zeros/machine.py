@@ -84,6 +84,13 @@ def parse_size(text: str | int) -> int:
     return int(value * scale)
 
 
+class _Closed:
+    """What a closed machine's API families become: every call is a clear error."""
+
+    def __getattr__(self, name):
+        raise MachineError("the machine is closed")
+
+
 class Machine:
     check_on_close = False  # audit the whole state in close() (the test suite turns it on)
 
@@ -155,6 +162,7 @@ class Machine:
     def memory_manager(self):
         """The ZerOS MemoryManager (made, with KernelMemory in PID 10000, on first use)."""
         if self._memory_manager is None:
+            self._check_open()
             self._memory_manager = MemoryManager(self.table)
             self.table.on_reaped.append(self._memory_manager.process_ended)
         return self._memory_manager
@@ -165,6 +173,7 @@ class Machine:
 
     def ps(self, long: bool = False, pid: int | None = None, everything: bool = False) -> str:
         """The ZerOS ``ps`` table (``long``: each heap and shed)."""
+        self._check_open()
         return ps_text(ps_data(self.processes, self._memory_manager, pid, everything), long)
 
     def _output(self, proc: Process, fd: int, data: bytes) -> None:
@@ -223,6 +232,7 @@ class Machine:
 
     def registers(self, pid: int) -> dict[str, int]:
         """The registers of a stopped process (its saved context), by name."""
+        self._check_open()
         proc = self.process(pid)
         if proc.context is None:
             raise NoSuchProcess(pid)
@@ -232,6 +242,7 @@ class Machine:
 
     def set_registers(self, pid: int, **values: int) -> None:
         """Set general registers (eax..edi, esp, ebp) of a stopped process."""
+        self._check_open()
         proc = self.process(pid)
         if proc.context is None:
             raise NoSuchProcess(pid)
@@ -257,19 +268,23 @@ class Machine:
     # -- memory, from the host -----------------------------------------------------------
 
     def cr3(self, pid: int) -> int:
+        self._check_open()
         return self.table.space_of(pid).cr3
 
     def translate(self, pid: int, va: int, access: Access | str = "r",
                   user: bool = True) -> Walk:
         """The reference walk of ``va`` in ``pid``'s page tables (no side effects)."""
+        self._check_open()
         space = self.table.space_of(pid)
         return walk(self.ram.reader(space.fmt.entry_size), space.cr3, va, access, user=user,
                     fmt=space.fmt)
 
     def read_phys(self, pa: int, n: int) -> bytes:
+        self._check_open()
         return self.ram.read(pa, n)
 
     def write_phys(self, pa: int, data: bytes) -> None:
+        self._check_open()
         self.ram.write(pa, data)
         self.frames.dirtied(pa, len(data))
         self.frames.code_dirty = True  # it may have been code
@@ -278,15 +293,18 @@ class Machine:
         """Bytes at ``va`` in ``pid``, through the page walk; pages a region allows but that
         were never touched (or are in the page file) come in first, as the kernel's
         copy_from_user brings them."""
+        self._check_open()
         return copy_from_user(self.table.space_of(pid), va, n, user)
 
     def write_virt(self, pid: int, va: int, data: bytes, user: bool = True,
                    force: bool = False) -> None:
         """Write ``data`` at ``va`` in ``pid`` through the page walk. ``force`` also writes
         pages the guest may only read (a debugger's write, or loading code)."""
+        self._check_open()
         copy_to_user(self.table.space_of(pid), va, data, user=user, force=force)
 
     def copy_from_user(self, proc: Process, va: int, n: int, user: bool = True) -> bytes:
+        self._check_open()
         if not proc.space.alive:
             raise NoSuchProcess(proc.pid)
         return copy_from_user(proc.space, va, n, user)
@@ -320,6 +338,7 @@ class Machine:
         self.cpu = None
         self.vm.close()
         self.ram.close()
+        self.linux = self.windows = _Closed()  # their calls would reach released RAM
         if problems:
             raise IntegrityError(problems)
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from emu.cpu import Trap, Vector
 from emu.mmu import PfError
 
-from ..errors import OutOfMemory
+from ..errors import HandlerError, OutOfMemory
 from ..layout import USER_TOP
 from ..proc.process import Fault, Process
 from ..proc.scheduler import Scheduler
@@ -55,7 +55,10 @@ class Traps:
             return
         if trap.vector == _BP and trap.software and self.breakpoint_handlers:
             for handler in self.breakpoint_handlers:
-                handler(proc)
+                try:
+                    handler(proc)
+                except Exception as error:  # the caller's: run() re-raises it
+                    raise HandlerError(f"breakpoint handler {handler!r} raised") from error
             return
         if trap.software and trap.vector not in (_BP, _OF):
             # `int n` towards a gate of DPL 0: the CPU raises #GP(n*8+2) instead

@@ -27,6 +27,8 @@ import time
 from emu.cpu import Cpu, Reg
 from emu.errors import EmulationError
 
+from .. import budget
+from ..errors import HandlerError
 from ..mm.frames import FrameAllocator
 from ..uapi.signals import SIGKILL
 from .process import Process
@@ -105,7 +107,8 @@ class Scheduler:
         ``only``: schedule just these pids."""
         self._only = only
         try:
-            return self._run(max_instructions, timeout)
+            with budget.deadline(time.monotonic() + timeout if timeout else None):
+                return self._run(max_instructions, timeout)
         finally:
             self._only = None
 
@@ -154,10 +157,14 @@ class Scheduler:
         self.vdso.update(proc.space)
         table.current, self._switch = proc, False
         self._slice_end = time.monotonic() + QUANTUM_US / 1e6
+        caller_error = None
         try:
             cpu.run(proc.eip, timeout_us, count)
         except EmulationError as error:
             table.kill(proc, SIGKILL, f"killed: the emulator stopped: {error}")
+        except HandlerError as error:  # the caller's own hook: not the guest's doing
+            caller_error = error.__cause__ or error
+            self._pause = True
         except Exception as error:  # a kernel bug reached by this process: it alone pays
             log.exception("pid %d (%s): kernel error", proc.pid, proc.name)
             table.kill(proc, SIGKILL, f"killed: kernel error: {type(error).__name__}: {error}")
@@ -169,3 +176,5 @@ class Scheduler:
         if not proc.alive:
             table.reap(proc)
             self.forget_loaded(proc)
+        if caller_error is not None:
+            raise caller_error

@@ -40,6 +40,15 @@ MAX_PROCESSES = 1024  # fork gives -EAGAIN beyond this (Linux: RLIMIT_NPROC)
 MAX_ARG_BYTES = 128 << 10  # argv and env together (Linux: E2BIG past its ARG_MAX)
 
 
+def _call_hook(hook, argument) -> None:
+    """An exit or reap hook that fails is logged: a process's end is never left half done
+    (its memory back, its parent woken) because of one."""
+    try:
+        hook(argument)
+    except Exception:
+        log.exception("hook %r failed", hook)
+
+
 def _check_strings(what: str, values) -> None:
     if values is None:
         return
@@ -180,7 +189,7 @@ class ProcessTable:
     def _finish(self, proc: Process) -> None:
         self.live -= 1
         for handler in self.on_exit:  # its memory is still all there
-            handler(proc)
+            _call_hook(handler, proc)
         if self.current is proc:
             self.cpu.stop()  # reaped when the slice has ended
         else:
@@ -195,7 +204,7 @@ class ProcessTable:
             proc.space.destroy()
         proc.context = None
         for handler in self.on_reaped:
-            handler(proc.pid)
+            _call_hook(handler, proc.pid)
 
     # -- waiting -------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from .walk import walk_view
 PER_PROCESS = {"walk", "pagetables", "tlb", "maps", "pmap", "x", "regs"}
 MACHINE_WIDE = {"frames", "creg", "ps", "memory", "xp"}
 NEEDS_ADDRESS = {"walk", "x", "xp"}
+MAX_DUMP = 1 << 20  # bytes an x or xp view shows at most
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,18 @@ def parse(text: str) -> list[ViewSpec]:
                 address = int(args[0], 0)
             except ValueError:
                 raise ValueError(f"view {name}: {args[0]!r} is not an address") from None
+            if not 0 <= address < 1 << 32:
+                raise ValueError(f"view {name}: {args[0]} is outside the 32-bit address space")
+            if len(args) > 2:
+                raise ValueError(f"view {name} takes at most two arguments")
             if len(args) > 1:
                 extra = args[1]
                 if name == "walk" and extra not in ("r", "w", "x"):
                     raise ValueError(f"view walk: access is r, w or x, not {extra!r}")
-                if name != "walk" and not extra.isdigit():
-                    raise ValueError(f"view {name}: size {extra!r} is not a number")
+                if name != "walk" and (not extra.isdigit() or
+                                       not 0 < int(extra) <= MAX_DUMP):
+                    raise ValueError(f"view {name}: size {extra!r} is not a number of bytes "
+                                     f"from 1 to {MAX_DUMP}")
         elif args:
             raise ValueError(f"view {name} takes no argument")
         specs.append(ViewSpec(name, address, extra))

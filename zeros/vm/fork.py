@@ -12,6 +12,7 @@ import dataclasses
 
 from emu.mmu import Pte
 
+from .. import budget
 from ..mm.pagetable import is_swap_entry, swap_slot
 from .addrspace import AddressSpace
 from .pagefile import PageFile
@@ -31,7 +32,9 @@ def copy_space(parent: AddressSpace, child: AddressSpace, pagefile: PageFile) ->
         child.regions.insert(dataclasses.replace(region))
         if region.backing is not None:
             region.backing.mapped_region()
-        for va, _ in list(parent.tables.entries(region.start, region.end)):
+        for k, (va, _) in enumerate(list(parent.tables.entries(region.start, region.end))):
+            if k % 256 == 255:
+                budget.check()
             child.tables.slot(va, create=True)  # may evict: read the entry after this
             entry = parent.tables.entry(va)
             if is_swap_entry(entry):

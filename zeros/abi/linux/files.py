@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from ...errors import FileError
+from ...errors import FileError, HandlerError
 from ...proc.process import Process
 from ...uapi import errno
 from ...uapi import unistd_32 as nr
@@ -35,7 +35,10 @@ class FileCalls:
     def emit(self, proc: Process, fd: int, data: bytes) -> None:
         (proc.stdout if fd == 1 else proc.stderr).extend(data)
         if self.output is not None:
-            self.output(proc, fd, data)
+            try:
+                self.output(proc, fd, data)
+            except Exception as error:  # the caller's (the command line's): run() re-raises
+                raise HandlerError("output hook raised") from error
 
     def write(self, proc: Process, args) -> int:
         fd, buf, count = args[:3]

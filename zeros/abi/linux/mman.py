@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from emu.mmu import PAGE_SIZE, page_down, page_up
 
+from ... import budget
 from ...errors import FileError, MappingError, OutOfMemory, SyscallError, VmError
 from ...layout import BRK_MAX, MMAP_BOTTOM, MMAP_TOP, USER_MIN, USER_TOP
 from ...proc.process import Process
@@ -137,7 +138,9 @@ class LinuxMemory:
             # as Linux: a private writable mapping is prefaulted for writing (its own pages)
             write = bool(prot & Prot.WRITE) and not shared
             try:
-                for va in range(start, start + size, PAGE_SIZE):
+                for k, va in enumerate(range(start, start + size, PAGE_SIZE)):
+                    if k % 256 == 255:
+                        budget.check()
                     self.vm.resolve(space, va, write=write, present=False)
             except (OutOfMemory, SyscallError) as error:
                 space.remove_region(region)
