@@ -7,6 +7,7 @@ import struct
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -138,11 +139,12 @@ def test_7_reentering_the_machine_from_a_handler_is_a_clear_error():
 @pytest.mark.parametrize("line", ["(", ")", "[", "]", ".org ]", "x: [1]", ".long [1]",
                                   "nop\n(", "(mov eax, 1)", ".byte 1, ["])
 def test_8_lines_keystone_never_returns_from_are_refused(line):
-    code = ("import sys; sys.path.insert(0, %r)\n"
+    root = str(Path(__file__).resolve().parents[2])
+    code = (f"import sys; sys.path.insert(0, {root!r})\n"
             "from zeros import Machine\nfrom zeros.errors import ProgramError\n"
             "m = Machine(ram_size=2 << 20)\n"
-            "try:\n    m.spawn(%r)\nexcept ProgramError as e:\n    print('refused', e)\n"
-            % (str(__import__('pathlib').Path(__file__).resolve().parents[2]), line.encode()))
+            f"try:\n    m.spawn({line.encode()!r})\n"
+            "except ProgramError as e:\n    print('refused', e)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
     assert done.stdout.startswith("refused"), done.stdout + done.stderr
