@@ -28,6 +28,7 @@ import os
 from collections.abc import Callable
 
 from emu.cpu import Cpu
+from emu.errors import EmuError
 from emu.mmu import PAGE_SIZE
 from emu.paging import X86_32
 from emu.ram import PhysicalMemory
@@ -40,7 +41,7 @@ from .abi.windows.syscalls import VirtualCalls
 from .abi.windows.virtual import WindowsMemory
 from .entry.syscalls import Syscalls
 from .entry.traps import Traps
-from .errors import IntegrityError, MachineError, NoSuchProcess, ZerosError
+from .errors import AddressError, IntegrityError, MachineError, NoSuchProcess, ZerosError
 from .layout import EXPLOIT_PID
 from .mm.boot import Kernel
 from .mm.frames import FrameAllocator
@@ -51,7 +52,7 @@ from .proc.table import ProcessTable
 from .proc.vdso import Vdso
 from .uapi.signals import SIGKILL
 from .vm.memory import VirtualMemory
-from .vm.uaccess import copy_from_user, copy_to_user
+from .vm.uaccess import as_bytes, copy_from_user, copy_to_user
 from .zmm.manager import MemoryManager
 from .zmm.ps import ps_data, ps_text
 from .zmm.syscalls import ZerosCalls
@@ -281,11 +282,17 @@ class Machine:
 
     def read_phys(self, pa: int, n: int) -> bytes:
         self._check_open()
-        return self.ram.read(pa, n)
+        try:
+            return self.ram.read(pa, n)
+        except EmuError as error:
+            raise AddressError(str(error)) from None
 
     def write_phys(self, pa: int, data: bytes) -> None:
         self._check_open()
-        self.ram.write(pa, data)
+        try:
+            self.ram.write(pa, as_bytes(data))
+        except EmuError as error:
+            raise AddressError(str(error)) from None
         self.frames.dirtied(pa, len(data))
         self.frames.code_dirty = True  # it may have been code
 

@@ -135,7 +135,8 @@ class ProcessTable:
         """A process that runs no code, only has memory (a ZerOS memory-only program)."""
         if pid in self.processes:
             raise ZerosError(f"pid {pid} is taken")
-        proc = Process(pid, name, "", self.vm.new_space(pid), state=READY)
+        proc = Process(pid, name, "", self.vm.new_space(pid), state=READY,
+                       files=FileTable(self.root))
         self.processes[pid] = proc
         self.live += 1
         return proc

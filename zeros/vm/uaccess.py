@@ -67,12 +67,20 @@ def copy_from_user(space: AddressSpace, va: int, n: int, user: bool = True) -> b
     return bytes(out)
 
 
+def as_bytes(data) -> bytes:
+    """``data`` if it is bytes-like (TypeError otherwise: ``bytes(3 << 30)`` would try to
+    make three gigabytes)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes, not {type(data).__name__}")
+    return bytes(data)
+
+
 def copy_to_user(space: AddressSpace, va: int, data: bytes, user: bool = True,
                  force: bool = False) -> list[int]:
     """Write ``data`` at ``va``; ``force`` also writes pages the guest may only read (a
     debugger's write: a page shared copy-on-write is copied first, so that no other
     mapping sees the change). Returns the physical address written for each page."""
-    data = bytes(data)
+    data = as_bytes(data)
     _check(space, va, len(data))
     if force:
         return _forced_write(space, va, data, user=user, mark=True, fill=False)
@@ -167,7 +175,7 @@ def kernel_write(space: AddressSpace, va: int, data: bytes, mark: bool = True) -
     a page of a region that does not fill itself in gets a fresh frame. MappingError when a
     page cannot be had."""
     try:
-        _forced_write(space, va, bytes(data), user=True, mark=mark, fill=True)
+        _forced_write(space, va, as_bytes(data), user=True, mark=mark, fill=True)
     except AddressError as error:
         raise MappingError(f"write: {error}") from None
 
