@@ -107,8 +107,25 @@ def code_bytes(rng: random.Random, length: int) -> bytes:
     return bytes(out) + EXIT
 
 
-def syscall_bytes(rng: random.Random, count: int) -> bytes:
+def pressure_bytes(rng: random.Random) -> bytes:
+    """Map and write more than RAM may hold, fork, write again: eviction everywhere."""
+    pages = rng.choice([64, 256, 1024, 3000])
     out = bytearray()
+    out += _mov(EAX, 192) + _mov(EBX, 0) + _mov(ECX, pages * 4096) + _mov(EDX, 3) + \
+        _mov(ESI, rng.choice([0x22, 0x21, 0x8022])) + _mov(EDI, 0xFFFFFFFF) + \
+        _mov(EBP, 0) + b"\xcd\x80"
+    touch = _mov(ECX, pages) + b"\x89\xc6" + \
+        b"\x89\x0e\x81\xc6\x00\x10\x00\x00\x49\x75\xf5"  # mov [esi],ecx; add esi; loop
+    out += b"\x50"  # push eax: the mapping's address
+    out += b"\x8b\x04\x24" + touch  # mov eax, [esp]
+    for _ in range(rng.randrange(1, 3)):
+        out += _mov(EAX, 2) + b"\xcd\x80"  # fork
+        out += b"\x8b\x04\x24" + touch
+    return bytes(out)
+
+
+def syscall_bytes(rng: random.Random, count: int) -> bytes:
+    out = bytearray(pressure_bytes(rng) if rng.random() < 0.25 else b"")
     for _ in range(count):
         number = rng.choice(KNOWN_SYSCALLS) if rng.random() < 0.85 else \
             rng.randrange(0, 1 << 32)
