@@ -14,9 +14,10 @@ import logging
 import os
 import sys
 
-from .errors import ZerosError
+from .errors import IntegrityError, ZerosError
 
 EXIT_USAGE = 2
+EXIT_INTERNAL = 70
 
 
 class _Forwarder:
@@ -69,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="instruction budget (counts with a hook: about 10x slower)")
     run.add_argument("--json", action="store_true",
                      help="print the results as JSON instead of forwarding guest output")
+    run.add_argument("--check", action="store_true",
+                     help="after the run, check the whole memory state (frames, page "
+                          "tables, reverse maps, page file); a broken invariant exits 70")
     run.add_argument("--ps", action="store_true",
                      help="print the ZerOS ps table (long form, every process) to stderr "
                           "after the run")
@@ -209,6 +213,15 @@ def cmd_run(args) -> int:
             print()
         if args.ps and not args.json:
             print(machine.ps(long=True, everything=True), end="", file=sys.stderr)
+        if args.check:
+            try:
+                summary = machine.check()
+            except IntegrityError as error:
+                for problem in error.problems:
+                    print(f"zeros: integrity: {problem}", file=sys.stderr)
+                return EXIT_INTERNAL
+            print(f"zeros: check: every invariant holds ({summary['frames_used']} frames in "
+                  f"use, {summary['swap_slots']} page-file slots)", file=sys.stderr)
         return _exit_status(results)
     finally:
         machine.close()
@@ -235,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"zeros: internal error: {type(error).__name__}: {error} "
               f"(set ZEROS_DEBUG=1 for the traceback)", file=sys.stderr)
-        return 70
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

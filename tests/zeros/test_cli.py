@@ -122,3 +122,9 @@ def test_ram_too_small(tmp_path):
 ])
 def test_bad_options(args, words):
     one_line_error(zeros("run", *args, ASM / "hello.asm"), words)
+
+
+def test_check_reports_that_every_invariant_holds():
+    done = zeros("run", "--check", ASM / "shared_anon.asm")
+    assert done.returncode == 0
+    assert b"zeros: check: every invariant holds" in done.stderr
