@@ -13,17 +13,26 @@ from .. import gdt as gdtmod
 from ..errors import CpuError
 from .registers import GENERAL_REGS, GP_INDEX, REG_NAMES, SEG_NAMES, Reg
 
+FPCW_LINUX = 0x037F  # x87: round to nearest, 64-bit precision, every exception masked
+MXCSR_LINUX = 0x1F80  # SSE: round to nearest, every exception masked
+
 
 class ContextOps:
     """The context half of :class:`emu.cpu.Cpu`."""
 
     def install_gdt(self, gdt_pa: int, gdt_va: int) -> None:
-        """Write the flat GDT at physical ``gdt_pa``; the CPU finds it at linear ``gdt_va``."""
+        """Write the flat GDT at physical ``gdt_pa``; the CPU finds it at linear ``gdt_va``.
+        The user template also gets the x87 and SSE control words Linux starts a process
+        with (FCW 0x037F: 64-bit precision, exceptions masked; MXCSR 0x1F80), where
+        Unicorn's reset state has 0 (24-bit x87 precision, every exception unmasked)."""
         table = gdtmod.flat_gdt()
         self.ram.write(gdt_pa, table)
         for template in (self.user_template, self.kernel_template):
             self.uc.context_restore(template)
             self.uc.reg_write(X.UC_X86_REG_GDTR, (0, gdt_va, len(table) - 1, 0))
+            if template is self.user_template:
+                self.uc.reg_write(X.UC_X86_REG_FPCW, FPCW_LINUX)
+                self.uc.reg_write(X.UC_X86_REG_MXCSR, MXCSR_LINUX)
             self.uc.context_update(template)
 
     def new_user_context(self, eip: int, esp: int, cr3: int):

@@ -109,7 +109,7 @@ def calibrate(cpu: Cpu, direct_state: bool = True):
     if header < 0:
         raise _refuse("the registers were not found in a saved context")
 
-    cpu.set_gdtr(page[_GDT], 5 * 8 - 1)
+    cpu.set_gdtr(page[_GDT], gdtmod.ENTRIES * gdtmod.DESCRIPTOR_SIZE - 1)
     cpu.set_reg(Reg.CR3, page[_PD])
     cpu.set_reg(Reg.CR4, cpu.reg(Reg.CR4) | Cr4.PSE | Cr4.PGE)
     cpu.set_reg(Reg.CR0, cpu.reg(Reg.CR0) | Cr0.PG | Cr0.WP)
