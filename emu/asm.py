@@ -508,3 +508,22 @@ def assemble(source: str, base: int = DEFAULT_BASE, path: str | None = None,
     if data_start % PAGE_SIZE:
         raise AssemblyError("internal: data did not start on a page boundary", path)
     return Image(entry_va, tuple(segments), "asm", path or "<source>")
+
+
+def assemble_symbols(source: str, base: int, names: list[str]) -> tuple[bytes, dict[str, int]]:
+    """Machine code for ``source`` at ``base``, and the address of each label in ``names``
+    (code only: no sections, no includes)."""
+    from keystone import KsError
+
+    trailer = "\n" + "\n".join(f".long {name}" for name in names)
+    lines = [_Line(t, None, None, None) for t in (source + trailer).splitlines()]
+    text, data = preprocess(lines)
+    if data:
+        raise AssemblyError("assemble_symbols takes code only")
+    try:
+        blob, _ = _ks_asm("\n".join(line.text for line in text), base)
+    except KsError as error:
+        raise _locate(text, base, error) from None
+    size = len(blob) - 4 * len(names)
+    addresses = struct.unpack_from(f"<{len(names)}I", blob, size)
+    return blob[:size], dict(zip(names, addresses, strict=True))

@@ -31,6 +31,9 @@ class Image:
     segments: tuple[Segment, ...]
     kind: str  # "elf" or "asm"
     source: str = "<bytes>"
+    phdr: int | None = None  # where the program headers are mapped (AT_PHDR), for ELF
+    phent: int = 0
+    phnum: int = 0
 
     @property
     def end(self) -> int:

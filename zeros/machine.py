@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 from collections.abc import Callable
 
 from emu.cpu import Cpu
@@ -37,18 +38,30 @@ from emu.walk import Access, Walk, walk
 from .abi.linux.files import FileCalls
 from .abi.linux.mman import LinuxMemory, MemoryCalls
 from .abi.linux.process import ProcessCalls
+from .abi.linux.signals import SignalCalls
+from .abi.linux.time import TimeCalls
 from .abi.windows.syscalls import VirtualCalls
 from .abi.windows.virtual import WindowsMemory
 from .entry.syscalls import Syscalls
 from .entry.traps import Traps
-from .errors import AddressError, IntegrityError, MachineError, NoSuchProcess, ZerosError
+from .errors import (
+    AddressError,
+    HandlerError,
+    IntegrityError,
+    MachineError,
+    NoSuchProcess,
+    ZerosError,
+)
 from .layout import EXPLOIT_PID
 from .mm.boot import Kernel
 from .mm.frames import FrameAllocator
 from .proc.audit import audit
+from .proc.clock import Clock
 from .proc.process import Process, ProcessResult
 from .proc.scheduler import Scheduler
+from .proc.signals import Signals
 from .proc.table import ProcessTable
+from .proc.tls import ThreadAreas
 from .proc.vdso import Vdso
 from .uapi.signals import SIGKILL
 from .vm.memory import VirtualMemory
@@ -96,11 +109,15 @@ class Machine:
     check_on_close = False  # audit the whole state in close() (the test suite turns it on)
 
     def __init__(self, ram_size: int | str = DEFAULT_RAM, direct_state: bool = True,
-                 page_file: int | str | None = None, root: str | None = None):
+                 page_file: int | str | None = None, root: str | None = None,
+                 seed: int | None = None):
         """``page_file``: bytes of page file (default 4x RAM, 0 for none). ``root``: the
-        directory guests' open() sees (default: the current directory).
-        ``direct_state=False`` keeps every register access behind Unicorn's API (slower;
-        for comparing the two paths, see emu.cpu)."""
+        directory guests' open() sees (default: the current directory). ``seed``: a
+        repeatable run: a virtual clock, and random bytes (AT_RANDOM, getrandom) from this
+        seed. ``direct_state=False`` keeps every register access behind Unicorn's API
+        (slower; for comparing the two paths, see emu.cpu)."""
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ZerosError(f"seed must be an integer, not {seed!r}")
         ram_size = parse_size(ram_size)
         if not MIN_RAM <= ram_size <= MAX_RAM or ram_size % PAGE_SIZE:
             raise ZerosError(f"RAM size of {ram_size} bytes is not possible: it must be a "
@@ -118,16 +135,25 @@ class Machine:
         self.kernel = Kernel(self.cpu, self.frames, X86_32)
         self.vm = VirtualMemory(self.frames, self.kernel.half, X86_32, page_file)
         self.pagefile = self.vm.pagefile
-        self.vdso = Vdso(self.frames)
-        self.table = ProcessTable(self.cpu, self.vm, self.vdso, self.root)
-        self.scheduler = Scheduler(self.cpu, self.table, self.frames, self.vdso)
-        self.traps = Traps(self.table, self.vm.resolver, self.scheduler)
+        self.seed = seed
+        self.clock = Clock(virtual=seed is not None)
+        random_bytes = os.urandom if seed is None else random.Random(seed).randbytes
+        self.vdso = Vdso(self.frames, self.clock)
+        self.signals = Signals(self.cpu)
+        self.tls = ThreadAreas(self.ram, self.kernel.gdt_pa)
+        self.table = ProcessTable(self.cpu, self.vm, self.vdso, self.root, self.signals,
+                                  output=self._output, random=random_bytes)
+        self.scheduler = Scheduler(self.cpu, self.table, self.frames, self.vdso, self.signals,
+                                   self.tls, self.clock)
+        self.traps = Traps(self.table, self.vm.resolver, self.scheduler, self.signals)
         self.syscalls = Syscalls(self.cpu, self.table, self.scheduler)
         self.linux = LinuxMemory(self.table, self.vm)
         self.windows = WindowsMemory(self.table, self.ram.size + self.pagefile.size)
-        self.files = FileCalls(output=self._output)
-        self.syscalls.register_all(ProcessCalls(self.table, self.scheduler).handlers())
-        self.syscalls.register_all(self.files.handlers())
+        self.syscalls.register_all(ProcessCalls(self.table, self.scheduler, self.tls,
+                                                deterministic=seed is not None).handlers())
+        self.syscalls.register_all(FileCalls().handlers())
+        self.syscalls.register_all(SignalCalls(self.table, self.signals).handlers())
+        self.syscalls.register_all(TimeCalls(self.clock).handlers())
         self.syscalls.register_all(MemoryCalls(self.linux).handlers())
         self.syscalls.register_all(VirtualCalls(self.windows).handlers())
         self.syscalls.register_all(ZerosCalls(lambda: self.memory_manager,
@@ -179,16 +205,24 @@ class Machine:
 
     def _output(self, proc: Process, fd: int, data: bytes) -> None:
         if self.on_output is not None:
-            self.on_output(proc, fd, data)
+            try:
+                self.on_output(proc, fd, data)
+            except Exception as error:  # the caller's: run() re-raises it
+                raise HandlerError("output hook raised") from error
 
     # -- processes -----------------------------------------------------------------------
 
     def spawn(self, program, name: str | None = None, argv: list[str] | None = None,
-              env: list[str] | None = None) -> int:
+              env: list[str] | None = None, stdin: bytes | int | None = None) -> int:
         """Load a program (a path, bytes of an ELF file or of assembly text, or an Image)
-        into a new process; returns its pid. Raises ProgramError or OutOfMemory."""
+        into a new process; returns its pid. ``argv`` (argv[0] included; default: the
+        name), ``env`` ("NAME=VALUE" strings; default: none), ``stdin`` (bytes it reads on
+        descriptor 0, or a host descriptor; default: empty). Raises ProgramError or
+        OutOfMemory."""
         self._check_open()
-        return self.table.spawn(program, name, argv, env)
+        pid = self.table.spawn(program, name, argv, env, stdin)
+        self.process(pid).start_ns = self.clock.monotonic_ns()
+        return pid
 
     def process(self, pid: int) -> Process:
         return self.table.get(pid)

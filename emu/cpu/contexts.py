@@ -7,6 +7,8 @@ segment registers are never written into a ``UcContext`` object (that crashes Un
 
 from __future__ import annotations
 
+import ctypes
+
 from unicorn import x86_const as X
 
 from .. import gdt as gdtmod
@@ -74,10 +76,18 @@ class ContextOps:
         return out
 
     def set_context_reg(self, ctx, reg: int, value: int) -> None:
-        """A general register of a saved context (never CRs or selectors: see the notes)."""
-        if reg not in GP_INDEX:
-            raise CpuError("only general registers may be written into a saved context")
+        """A general register, EIP or EFLAGS of a saved context (never a control register
+        or a selector: writing those into a context crashes Unicorn, see the notes)."""
+        if reg not in GP_INDEX and reg not in (Reg.EIP, Reg.EFLAGS):
+            raise CpuError("only general registers, EIP and EFLAGS may be written into a "
+                           "saved context")
         ctx.reg_write(reg, value & 0xFFFFFFFF)
+
+    def copy_context(self, ctx):
+        """A new context holding the same CPU state as ``ctx``."""
+        copy = self.uc.context_save()
+        ctypes.memmove(copy.context, ctx.context, ctx.size)
+        return copy
 
     def save_context(self, ctx) -> None:
         self.uc.context_update(ctx)

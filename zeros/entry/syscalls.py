@@ -3,21 +3,25 @@ EBP arguments, the result or -errno in EAX).
 
 A handler is ``handler(process, args) -> int | None``: ``args`` are the six argument
 registers as unsigned 32-bit values (only as many as it registered for are read); it returns
-the value for EAX, or None when the process does not return now (exit, a blocking wait). A
-handler that fails raises a :class:`zeros.errors.ZerosError`: the dispatcher turns it into
-``-errno`` (:func:`zeros.errors.errno_of`, the one mapping). Anything else it raises is a
-kernel bug: the process that reached it is killed (see the scheduler), never the host.
+the value for EAX, or None when the process does not return to the same code (exit, execve,
+sigreturn). A handler that fails raises a :class:`zeros.errors.ZerosError`: the dispatcher
+turns it into ``-errno`` (:func:`zeros.errors.errno_of`, the one mapping). A handler that
+cannot complete yet raises :class:`zeros.proc.process.WouldBlock`: the process sleeps and the
+scheduler runs the same call again later (it must not have changed anything before raising).
+Anything else it raises is a kernel bug: the process that reached it is killed (see the
+scheduler), never the host.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 
 from emu.cpu import Cpu, Reg
 
 from ..errors import ZerosError, errno_of
-from ..proc.process import Process
+from ..proc.process import WAITING, Blocked, Process, WouldBlock
 from ..proc.scheduler import Scheduler
 from ..proc.table import ProcessTable
 from ..uapi import errno
@@ -55,10 +59,17 @@ class Syscalls:
             result = self.unknown(proc, number)
         else:
             handler, nargs = entry
+            args = cpu.syscall_args() if nargs else ()
             try:
-                result = handler(proc, cpu.syscall_args() if nargs else ())
+                result = handler(proc, args)
             except ZerosError as error:
                 result = -errno_of(error)
+            except WouldBlock as wait:  # asleep until the call can complete
+                proc.blocked = Blocked(functools.partial(handler, proc, args), number,
+                                       wake_at=wait.wake_at)
+                proc.state = WAITING
+                cpu.stop()
+                return
         if result is not None:
             cpu.set_result(result)
         self.scheduler.return_to_user(proc)

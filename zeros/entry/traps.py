@@ -18,6 +18,7 @@ from ..errors import HandlerError, OutOfMemory
 from ..layout import USER_TOP
 from ..proc.process import Fault, Process
 from ..proc.scheduler import Scheduler
+from ..proc.signals import SEGV_ACCERR, SEGV_MAPERR, Signals, siginfo
 from ..proc.table import ProcessTable
 from ..uapi.signals import SIGKILL, SIGSEGV, VECTOR_SIGNALS, signal_name
 from ..vm.fault import FaultResolver
@@ -28,10 +29,12 @@ _BP, _OF, _PF, _GP = int(Vector.BP), int(Vector.OF), int(Vector.PF), int(Vector.
 
 
 class Traps:
-    def __init__(self, table: ProcessTable, resolver: FaultResolver, scheduler: Scheduler):
+    def __init__(self, table: ProcessTable, resolver: FaultResolver, scheduler: Scheduler,
+                 signals: Signals):
         self.table = table
         self.resolver = resolver
         self.scheduler = scheduler
+        self.signals = signals
         # int3 calls these with the process and then goes on (no handler: SIGTRAP)
         self.breakpoint_handlers: list[Callable[[Process], None]] = []
 
@@ -68,8 +71,20 @@ class Traps:
         self.kill(proc, trap)
 
     def kill(self, proc: Process, trap: Trap, what: str | None = None) -> None:
-        """Kill ``proc`` for ``trap`` with the signal Linux sends, and a fault report."""
+        """Send ``proc`` the signal Linux sends for ``trap``: to its handler when it has one
+        (the faulting instruction runs again after the handler returns), else it dies of it,
+        with a fault report."""
         signal = VECTOR_SIGNALS.get(trap.vector, SIGSEGV)
+        if self.signals.wants(proc, signal):
+            if trap.vector == _PF:
+                code = SEGV_ACCERR if proc.space.find(trap.cr2) is not None else SEGV_MAPERR
+                address = trap.cr2
+            else:
+                code, address = 128, trap.eip  # SI_KERNEL
+            self.signals.send(proc, signal, siginfo(signal, code, addr=address),
+                              trapno=trap.vector, error=trap.error_code)
+            self.table.cpu.stop()
+            return
         name = signal_name(signal)
         w = fault_walk(proc, trap) if trap.vector == _PF else None
         what = what or describe(trap, w)

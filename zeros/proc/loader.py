@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 from emu.asm import assemble
@@ -19,9 +20,15 @@ from ..vm.regions import Prot, RegionKind
 
 INCLUDE_DIR = Path(__file__).resolve().parent.parent / "uapi" / "include"
 
-AT_NULL, AT_PAGESZ, AT_ENTRY, AT_UID, AT_EUID, AT_GID, AT_EGID, AT_RANDOM = (
-    0, 6, 9, 11, 12, 13, 14, 25)
-AT_RANDOM_BYTES = bytes(range(0xA0, 0xB0))  # fixed: runs are reproducible
+AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = \
+    0, 3, 4, 5, 6, 7, 8, 9
+AT_UID, AT_EUID, AT_GID, AT_EGID, AT_PLATFORM, AT_HWCAP, AT_CLKTCK = 11, 12, 13, 14, 15, 16, 17
+AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN, AT_SYSINFO, AT_SYSINFO_EHDR, AT_MINSIGSTKSZ = \
+    23, 25, 26, 31, 32, 33, 51
+HWCAP = 0x078BFBFD  # CPUID.1:EDX of the emulated CPU (tests/zeros/proc/test_loader.py)
+PLATFORM = "i686"
+CLOCK_TICKS = 100
+MINSIGSTKSZ = 2048
 
 
 def read_program(program) -> tuple[Image, str]:
@@ -68,6 +75,9 @@ def _page_prots(image: Image) -> dict[int, tuple[Prot, RegionKind]]:
 
 
 def map_image(space: AddressSpace, image: Image, name: str) -> None:
+    """Regions for the image's segments; a frame for every page that holds file bytes, and
+    none for the rest (``.bss``): those arrive zero-filled at the first touch, as Linux
+    maps them."""
     for seg in image.segments:
         if seg.va < USER_MIN or seg.end > USER_TOP:
             where = "kernel space" if seg.end > USER_TOP else "the null page"
@@ -84,39 +94,74 @@ def map_image(space: AddressSpace, image: Image, name: str) -> None:
         nxt = pages[i + 1] if i + 1 < len(pages) else None
         if nxt is None or nxt[0] != va + PAGE_SIZE or nxt[1] != (prot, kind):
             try:
-                region = space.add_region(run_start, va + PAGE_SIZE, prot, kind, name,
-                                          demand=False)
+                space.add_region(run_start, va + PAGE_SIZE, prot, kind, name)
             except MappingError as error:
                 raise ProgramError(f"{image.source}: {error}") from None
-            space.fill(region.start, region.end, region)
             run_start = None
+    for seg in image.segments:
+        if seg.data:
+            space.fill(seg.va, seg.va + len(seg.data), space.find(page_down(seg.va)))
     for seg in image.segments:
         if seg.data:
             space.write(seg.va, seg.data, mark=False)  # loaded pages are clean
     space.brk_start = space.brk = page_up(image.end)
 
 
-def build_stack(space: AddressSpace, argv: list[str], envp: list[str], entry: int) -> int:
-    """Make the stack region, write argc/argv/envp/auxv as Linux i386 does; returns ESP."""
+@dataclass(frozen=True)
+class Auxv:
+    """What the auxiliary vector tells a program about itself and the machine."""
+
+    entry: int
+    phdr: int = 0
+    phent: int = 0
+    phnum: int = 0
+    execfn: str = ""
+    random: bytes = bytes(16)  # AT_RANDOM: the stack protector's canary, pointer guard
+    vdso_base: int = 0  # AT_SYSINFO_EHDR
+    vdso_entry: int = 0  # AT_SYSINFO: __kernel_vsyscall
+    hwcap: int = HWCAP
+
+
+def build_stack(space: AddressSpace, argv: list[str], envp: list[str], aux: Auxv) -> int:
+    """Make the stack region and lay out the initial stack as Linux i386 does
+    (fs/binfmt_elf.c create_elf_tables): strings at the top (the file name last), the
+    platform string, 16 random bytes, then auxv, envp, argv and argc, ESP 16-aligned.
+    Returns ESP."""
     region = space.add_region(STACK_LIMIT, STACK_TOP, Prot.READ | Prot.WRITE,
                               RegionKind.STACK, "[stack]", grows_down=True)
-    strings = b""
-    offsets = []
+
+    def encode(text: str) -> bytes:
+        return text.encode(errors="surrogateescape") + b"\0"
+
+    top = STACK_TOP - 4  # a NULL pointer ends the stack
+    execfn = encode(aux.execfn or (argv[0] if argv else ""))
+    execfn_at = top - len(execfn)
+    strings = b"".join(encode(s) for s in argv + envp)
+    strings_at = execfn_at - len(strings)
+    platform = encode(PLATFORM)
+    platform_at = strings_at - len(platform)
+    random_at = (platform_at - 16) & ~15
+    pointers, offset = [], 0
     for s in argv + envp:
-        offsets.append(len(strings))
-        strings += s.encode(errors="surrogateescape") + b"\0"
-    top = STACK_TOP - 16
-    random_at = top - 16
-    strings_at = (random_at - len(strings)) & ~3
-    argv_ptrs = [strings_at + o for o in offsets[:len(argv)]]
-    env_ptrs = [strings_at + o for o in offsets[len(argv):]]
-    auxv = [AT_PAGESZ, PAGE_SIZE, AT_ENTRY, entry, AT_UID, 0, AT_EUID, 0, AT_GID, 0,
-            AT_EGID, 0, AT_RANDOM, random_at, AT_NULL, 0]
+        pointers.append(strings_at + offset)
+        offset += len(encode(s))
+    argv_ptrs, env_ptrs = pointers[:len(argv)], pointers[len(argv):]
+    auxv = [AT_SYSINFO, aux.vdso_entry, AT_SYSINFO_EHDR, aux.vdso_base,
+            AT_MINSIGSTKSZ, MINSIGSTKSZ, AT_HWCAP, aux.hwcap, AT_PAGESZ, PAGE_SIZE,
+            AT_CLKTCK, CLOCK_TICKS, AT_PHDR, aux.phdr, AT_PHENT, aux.phent,
+            AT_PHNUM, aux.phnum, AT_BASE, 0, AT_FLAGS, 0, AT_ENTRY, aux.entry,
+            AT_UID, 0, AT_EUID, 0, AT_GID, 0, AT_EGID, 0, AT_SECURE, 0,
+            AT_RANDOM, random_at, AT_HWCAP2, 0, AT_EXECFN, execfn_at,
+            AT_PLATFORM, platform_at, AT_NULL, 0]
+    if not aux.vdso_base:
+        auxv = auxv[4:]  # no vdso to offer
     words = [len(argv)] + argv_ptrs + [0] + env_ptrs + [0] + auxv
-    esp = (strings_at - 4 * len(words)) & ~15
+    esp = (random_at - 4 * len(words)) & ~15
     block = struct.pack(f"<{len(words)}I", *words)
     space.fill(esp, STACK_TOP, region)
     space.write(esp, block)
+    space.write(random_at, aux.random)
+    space.write(platform_at, platform)
     space.write(strings_at, strings)
-    space.write(random_at, AT_RANDOM_BYTES)
+    space.write(execfn_at, execfn)
     return esp

@@ -3,10 +3,33 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..uapi.signals import signal_name
 from ..vm.addrspace import AddressSpace
+from .signals import SignalState
+from .tls import empty_areas
+
+
+class WouldBlock(Exception):  # noqa: N818 - a condition, not an error
+    """A syscall cannot complete now: the process sleeps and the call runs again later.
+    ``wake_at``: a time.monotonic() (or virtual clock) deadline, for sleeps."""
+
+    def __init__(self, wake_at: float | None = None):
+        super().__init__("would block")
+        self.wake_at = wake_at
+
+
+@dataclass
+class Blocked:
+    """A process asleep in a syscall: ``retry()`` runs the call again (WouldBlock while it
+    still cannot complete); ``number`` is the syscall, for a restart after a signal."""
+
+    retry: Callable[[], int]
+    number: int
+    restartable: bool = True
+    wake_at: float | None = None
 
 
 class State(enum.StrEnum):
@@ -53,10 +76,16 @@ class Process:
     stderr: bytearray = field(default_factory=bytearray)
     syscalls: int = 0
     eip: int = 0
-    files: object = None  # zeros.proc.files.FileTable
+    files: object = None  # zeros.proc.files.FdTable
     parent: int = 0  # the pid that forked this one
-    waiting_for: tuple | None = None  # (pid wanted or -1, status pointer) while in waitpid
     reaped: bool = False  # a parent collected its status with waitpid
+    blocked: Blocked | None = None  # asleep in a syscall (state WAITING)
+    tls: list = field(default_factory=empty_areas)  # GDT entries 6-8 (set_thread_area)
+    sig: SignalState = field(default_factory=SignalState)
+    clear_tid: int = 0  # set_tid_address / CLONE_CHILD_CLEARTID
+    sleep_until: int | None = None  # a sleep in progress: its end, in clock nanoseconds
+    start_ns: int = 0  # when it started, on the machine's monotonic clock
+    argv: list = field(default_factory=list)
 
     context_changed: bool = False  # the host wrote the saved context: the CPU must reload it
 

@@ -1,8 +1,9 @@
 """The scheduler: round-robin over the runnable processes, with budgets.
 
 Every slice is one ``emu_start``. A slice ends when the process stops by itself (exit, a
-fatal fault, sched_yield, waitpid), at its first kernel entry (syscall or page fault) after
-its 10 ms are up when someone else is runnable, or, with an instruction budget, after an
+fatal fault, sched_yield, a call that has to wait), at its first kernel entry (syscall or
+page fault) after its 10 ms are up when someone else is runnable (with the virtual clock:
+after 1000 kernel entries, so that runs repeat), or, with an instruction budget, after an
 instruction slice (Unicorn counts with a hook of its own, about ten times slower: only when
 asked).
 
@@ -14,9 +15,12 @@ asynchronous timeout is kept for the run's time budget only, and a process stopp
 never resumed. A process that makes no syscall and takes no fault keeps the CPU until it
 ends or the budget does.
 
-Every way back from the kernel to a guest goes through :meth:`Scheduler.return_to_user`:
+Between slices: a process asleep in a syscall has the call run again (or interrupted by a
+signal: -EINTR, or restarted with SA_RESTART); pending signals are delivered before a
+process runs (a frame on its stack, or the default action); its TLS descriptors go into the
+GDT. Every way back from the kernel to a guest goes through :meth:`Scheduler.return_to_user`:
 translated code and TLB entries the kernel made stale are dropped there, and a process whose
-slice is over is preempted there.
+slice is over, or that has a signal to take, is stopped there.
 """
 
 from __future__ import annotations
@@ -28,29 +32,40 @@ from emu.cpu import Cpu, Reg
 from emu.errors import EmulationError
 
 from .. import budget
-from ..errors import HandlerError
+from ..errors import AddressError, HandlerError, ZerosError, errno_of
 from ..mm.frames import FrameAllocator
-from ..uapi.signals import SIGKILL
-from .process import Process
+from ..uapi import errno
+from ..uapi.signals import SIGKILL, SIGSEGV, signal_name
+from .clock import Clock
+from .process import READY, WAITING, Process, WouldBlock
+from .signals import SA_RESTART, SIG_DFL, Signals, default_action
 from .table import ProcessTable
+from .tls import ThreadAreas
 from .vdso import Vdso
 
 log = logging.getLogger("zeros")
 QUANTUM_US = 10_000  # a time slice
+QUANTUM_ENTRIES = 1000  # a slice in kernel entries, with the virtual clock
 QUANTUM_INSTRUCTIONS = 1_000_000  # an instruction slice, when an instruction budget is set
+NO_RESTART = {162, 267, 407, 29, 179, 72}  # nanosleep, clock_nanosleep, pause, sigsuspend
 
 
 class Scheduler:
-    def __init__(self, cpu: Cpu, table: ProcessTable, frames: FrameAllocator, vdso: Vdso):
+    def __init__(self, cpu: Cpu, table: ProcessTable, frames: FrameAllocator, vdso: Vdso,
+                 signals: Signals, tls: ThreadAreas, clock: Clock):
         self.cpu = cpu
         self.table = table
         self.frames = frames
         self.vdso = vdso
+        self.signals = signals
+        self.tls = tls
+        self.clock = clock
         self._loaded: Process | None = None  # whose context is in the CPU
         self._last_pid = 0
         self._switch = False
         self._pause = False
         self._slice_end = 0.0
+        self._slice_end_entries = 0
         self._only: set[int] | None = None
 
     @property
@@ -66,10 +81,12 @@ class Scheduler:
         if proc is None or self._loaded is proc:
             self._loaded = None
 
+    def _eligible(self, proc: Process) -> bool:
+        return proc.context is not None and (self._only is None or proc.pid in self._only)
+
     def runnable(self) -> list[Process]:
-        only = self._only
         return [p for p in self.table.processes.values()
-                if p.runnable and p.context is not None and (only is None or p.pid in only)]
+                if p.runnable and self._eligible(p)]
 
     def request_switch(self) -> None:
         """End the current slice after this syscall (sched_yield), if anyone else can run."""
@@ -86,7 +103,10 @@ class Scheduler:
 
     def return_to_user(self, proc: Process) -> None:
         """At the end of every kernel entry (syscall, resolved fault): drop stale
-        translations the kernel made, and end the slice when it is over."""
+        translations the kernel made; stop for a signal to take or at the end of the
+        slice."""
+        clock = self.clock
+        clock.entries += 1
         frames = self.frames
         if frames.code_dirty:
             self.cpu.flush_code()
@@ -94,10 +114,103 @@ class Scheduler:
         if proc.space.tlb_dirty and self._loaded is proc:
             self.cpu.flush_tlb()
             proc.space.tlb_dirty = False
-        if time.monotonic() >= self._slice_end:
+        if proc.sig.pending and proc.sig.deliverable() is not None:
+            self.cpu.stop()
+            return
+        if clock.virtual:
+            if clock.entries >= self._slice_end_entries:
+                self._slice_end_entries = clock.entries + QUANTUM_ENTRIES
+                self.vdso.update(proc.space)
+                self.request_switch()
+        elif time.monotonic() >= self._slice_end:
             self._slice_end = time.monotonic() + QUANTUM_US / 1e6
             self.vdso.update(proc.space)
             self.request_switch()
+
+    # -- sleepers ------------------------------------------------------------------------
+
+    def _wake_sleepers(self) -> None:
+        for proc in list(self.table.processes.values()):
+            if proc.state == WAITING and proc.blocked is not None and self._eligible(proc):
+                self._try_wake(proc)
+
+    def _try_wake(self, proc: Process) -> None:
+        blocked = proc.blocked
+        signal = proc.sig.deliverable() if proc.sig.pending else None
+        restart = False
+        if signal is not None:
+            action = proc.sig.action(signal)
+            restart = bool(action.flags & SA_RESTART) and action.handler != SIG_DFL and \
+                blocked.restartable and blocked.number not in NO_RESTART
+            result = -errno.EINTR
+        else:
+            try:
+                result = blocked.retry()
+            except WouldBlock as again:
+                blocked.wake_at = again.wake_at
+                return
+            except ZerosError as error:
+                result = -errno_of(error)
+            except Exception as error:  # a kernel bug reached by this process: it alone pays
+                log.exception("pid %d (%s): kernel error", proc.pid, proc.name)
+                self.table.kill(proc, SIGKILL, f"killed: kernel error: "
+                                               f"{type(error).__name__}: {error}")
+                return
+        ctx = proc.context
+        if restart:  # back to the int 0x80, with the call's number, after the handler
+            self.cpu.set_context_reg(ctx, Reg.EIP, proc.eip - 2)
+            self.cpu.set_context_reg(ctx, Reg.EAX, blocked.number)
+            proc.eip -= 2
+        else:
+            self.cpu.set_context_reg(ctx, Reg.EAX, result)
+        proc.blocked = None
+        proc.sleep_until = None
+        proc.state = READY
+        proc.context_changed = True
+
+    def _idle(self, deadline: float | None) -> str | None:
+        """Nothing can run: wait for the first sleeper to wake (or jump to it, with the
+        virtual clock). A reason when nothing ever will."""
+        sleepers = [p for p in self.table.processes.values()
+                    if p.state == WAITING and p.blocked is not None and self._eligible(p)]
+        if not sleepers:
+            return ""
+        wakes = [p.blocked.wake_at for p in sleepers if p.blocked.wake_at is not None]
+        if not wakes:
+            return "stopped: deadlock: every process is waiting for another"
+        wake = min(wakes)
+        if self.clock.virtual:
+            self.clock.sleep_until(wake)
+            return None
+        delay = (wake - self.clock.monotonic_ns()) / 1e9
+        if deadline is not None:
+            delay = min(delay, deadline - time.monotonic())
+        if delay > 0:
+            time.sleep(min(delay, 0.1))
+        return None
+
+    # -- signals -------------------------------------------------------------------------
+
+    def _deliver(self, proc: Process) -> bool:
+        """Deliver pending signals before ``proc`` runs; False when one ended it."""
+        while proc.sig.pending:
+            taken = self.signals.next(proc)
+            if taken is None:
+                return True
+            signal, pending, action = taken
+            if action.handler == SIG_DFL or signal == SIGKILL:
+                if default_action(signal) == "ignore" and signal != SIGKILL:
+                    continue
+                self.table.kill(proc, signal, f"killed by {signal_name(signal)}")
+                return False
+            try:
+                self.signals.push_frame(proc, signal, pending, action)
+            except AddressError as error:
+                self.table.kill(proc, SIGSEGV, f"killed by SIGSEGV: the stack cannot take "
+                                               f"the frame for {signal_name(signal)}: {error}")
+                return False
+            proc.context_changed = True
+        return True
 
     # -- running -------------------------------------------------------------------------
 
@@ -117,11 +230,17 @@ class Scheduler:
         insn_left = max_instructions
         self._pause = False
         while True:
-            ready = self.runnable()
-            if not ready or self._pause:
+            if self._pause:
                 return ""
             if deadline is not None and time.monotonic() >= deadline:
                 return f"stopped: time budget of {timeout:g} s exhausted"
+            self._wake_sleepers()
+            ready = self.runnable()
+            if not ready:
+                why = self._idle(deadline)
+                if why is None:
+                    continue
+                return why
             if insn_left is not None and insn_left <= 0:
                 return f"stopped: instruction budget of {max_instructions} exhausted"
             proc = self._pick(ready)
@@ -146,10 +265,14 @@ class Scheduler:
 
     def _run_slice(self, proc: Process, timeout_us: int, count: int) -> None:
         cpu, table = self.cpu, self.table
+        if proc.sig.pending and not self._deliver(proc):
+            table.reap(proc)
+            return
         if self._loaded is not proc or proc.space.tlb_dirty or proc.context_changed:
             cpu.load_context(proc.context, proc.space.cr3)
             proc.space.tlb_dirty = proc.context_changed = False
             self._loaded = proc
+        self.tls.install(proc.tls)
         if self.frames.code_dirty:
             cpu.flush_code()
             self.frames.code_dirty = False
@@ -157,6 +280,7 @@ class Scheduler:
         self.vdso.update(proc.space)
         table.current, self._switch = proc, False
         self._slice_end = time.monotonic() + QUANTUM_US / 1e6
+        self._slice_end_entries = self.clock.entries + QUANTUM_ENTRIES
         caller_error = None
         try:
             cpu.run(proc.eip, timeout_us, count)
@@ -170,7 +294,7 @@ class Scheduler:
             table.kill(proc, SIGKILL, f"killed: kernel error: {type(error).__name__}: {error}")
         finally:
             table.current = None
-        if proc.alive and proc.context is not None:
+        if proc.alive and proc.context is not None and not proc.context_changed:
             cpu.save_context(proc.context)
             proc.eip = cpu.reg(Reg.EIP)
         if not proc.alive:

@@ -23,13 +23,29 @@ class Signal(enum.IntEnum):
     SIGALRM = 14
     SIGTERM = 15
     SIGCHLD = 17
+    SIGSTKFLT = 16
     SIGCONT = 18
     SIGSTOP = 19
+    SIGTSTP = 20
+    SIGTTIN = 21
+    SIGTTOU = 22
+    SIGURG = 23
+    SIGXCPU = 24
+    SIGXFSZ = 25
+    SIGVTALRM = 26
+    SIGPROF = 27
+    SIGWINCH = 28
+    SIGIO = 29
+    SIGPWR = 30
+    SIGSYS = 31
 
 
-SIGTRAP, SIGILL, SIGBUS, SIGFPE, SIGKILL, SIGSEGV, SIGABRT = (
-    Signal.SIGTRAP, Signal.SIGILL, Signal.SIGBUS, Signal.SIGFPE, Signal.SIGKILL,
-    Signal.SIGSEGV, Signal.SIGABRT)
+SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE = (
+    Signal.SIGHUP, Signal.SIGINT, Signal.SIGQUIT, Signal.SIGILL, Signal.SIGTRAP,
+    Signal.SIGABRT, Signal.SIGBUS, Signal.SIGFPE)
+SIGKILL, SIGUSR1, SIGSEGV, SIGUSR2, SIGPIPE, SIGALRM, SIGTERM, SIGCHLD = (
+    Signal.SIGKILL, Signal.SIGUSR1, Signal.SIGSEGV, Signal.SIGUSR2, Signal.SIGPIPE,
+    Signal.SIGALRM, Signal.SIGTERM, Signal.SIGCHLD)
 
 # vector -> signal, for exceptions raised by ring-3 code
 VECTOR_SIGNALS = {0: SIGFPE, 1: SIGTRAP, 3: SIGTRAP, 4: SIGSEGV, 5: SIGSEGV, 6: SIGILL,
@@ -41,4 +57,4 @@ def signal_name(number: int) -> str:
     try:
         return Signal(number).name
     except ValueError:
-        return f"signal {number}"
+        return f"SIGRTMIN+{number - 34}" if 34 <= number <= 64 else f"signal {number}"

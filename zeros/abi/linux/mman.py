@@ -222,7 +222,8 @@ class LinuxMemory:
             set_protection(space, region, prot)
 
     def _writable_file(self, proc: Process, path: str) -> bool:
-        return any(f.path == path and f.writable for f in proc.files.files.values())
+        return any(getattr(f, "path", None) == path and f.writable
+                   for f in proc.files.files.values())
 
     def brk(self, pid: int, want: int) -> int:
         """Linux semantics: returns the new break, or the old one when it cannot move."""
