@@ -17,7 +17,7 @@ import time
 from emu import tsc
 
 VIRTUAL_EPOCH_NS = 1_767_225_600 * 10**9  # 2026-01-01T00:00:00Z
-CALIBRATION_NS = 50_000_000  # TSC rate measured over at least this much host time
+CALIBRATION_NS = 2_000_000  # TSC rate measured over at least this much host time
 
 
 class Clock:
@@ -28,6 +28,8 @@ class Clock:
         self.slept_ns = 0  # virtual time guests slept
         self._tsc0 = self._ns0 = None
         self.tsc_mult = 0  # ns per TSC tick as a 32.32 fixed point (0: not calibrated)
+        if not virtual:
+            self.sample()  # the first point of the calibration: now
 
     def realtime_ns(self) -> int:
         if self.virtual:

@@ -1,4 +1,5 @@
-"""fork's copy of an address space: regions copied, private pages shared copy-on-write.
+"""fork's copy of an address space (regions copied, private pages shared copy-on-write),
+and mremap's move of pages within one.
 
 Memory may be full while it runs: making the child's tables can send any page out, the
 parent's included. So each entry is read only after the child's table for it exists, and
@@ -52,3 +53,19 @@ def copy_space(parent: AddressSpace, child: AddressSpace, pagefile: PageFile) ->
     child.brk_start, child.brk = parent.brk_start, parent.brk
     child.commit_charge = parent.commit_charge
     child.reservations = dict(parent.reservations)
+
+
+def move_pages(space: AddressSpace, old: int, new: int, size: int, pagefile: PageFile) -> None:
+    """mremap's move: the entries of [old, old+size) appear at [new, new+size) with the same
+    frames (or page-file slots); the caller then unmaps the old range."""
+    mask = space.fmt.addr_mask
+    for va, _ in list(space.tables.entries(old, old + size)):
+        target = new + (va - old)
+        space.tables.slot(target, create=True)  # may evict: read the entry after this
+        entry = space.tables.entry(va)
+        if is_swap_entry(entry):
+            space.tables.set_entry(target, entry)
+            space.swapped += 1
+            pagefile.share(swap_slot(entry))
+        elif entry & _PRESENT:
+            space.map_frame(target, entry & mask, entry & (_WRITABLE | _USER))

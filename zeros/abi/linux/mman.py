@@ -19,6 +19,8 @@ MAP_FIXED and munmap refuse to touch them (EINVAL), mprotect too (EACCES).
 
 from __future__ import annotations
 
+import dataclasses
+
 from emu.mmu import PAGE_SIZE, page_down, page_up
 
 from ... import budget
@@ -47,11 +49,14 @@ from ...uapi.mman import (
     MS_SYNC,
 )
 from ...uapi.types import signed32
+from ...vm.fork import move_pages
 from ...vm.memory import VirtualMemory
 from ...vm.objects import FileObject
 from ...vm.protect import set_protection
 from ...vm.regions import KERNEL_KINDS, Prot, RegionKind
 from ...vm.uaccess import copy_to_user
+
+MREMAP_MAYMOVE, MREMAP_FIXED = 1, 2
 
 __all__ = ["LinuxMemory", "MemoryCalls", "VmError", "MAP_SHARED", "MAP_PRIVATE",
            "MAP_ANONYMOUS", "MAP_FIXED", "MAP_FIXED_NOREPLACE", "MAP_POPULATE", "MS_SYNC",
@@ -250,6 +255,60 @@ class LinuxMemory:
         space.brk = want
         return want
 
+    def mremap(self, pid: int, addr: int, old_size: int, new_size: int, flags: int,
+               new_addr: int = 0) -> int:
+        """Grow or shrink a mapping, in place when the space after it is free, else moved
+        (MREMAP_MAYMOVE; MREMAP_FIXED: to ``new_addr``); its pages keep their frames."""
+        _, space = self._space(pid)
+        if addr % PAGE_SIZE or not new_size or flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED) or \
+                flags & MREMAP_FIXED and not flags & MREMAP_MAYMOVE:
+            raise VmError(linux.EINVAL, "mremap: bad address, size or flags")
+        old_end = addr + page_up(old_size)
+        new_size = page_up(new_size)
+        region = space.find(addr)
+        if not old_size or region is None or old_end > region.end or old_end > USER_TOP:
+            raise VmError(linux.EFAULT, f"mremap: {addr:#010x}+{old_size:#x} is not one "
+                                        f"mapping")
+        if region.kind in KERNEL_KINDS:
+            raise VmError(linux.EINVAL, "mremap: the kernel's mapping")
+        old_size = old_end - addr
+        if flags & MREMAP_FIXED:
+            return self._move(space, region, addr, old_size, new_size, new_addr)
+        if new_size <= old_size:
+            if new_size < old_size:
+                self._unmap(space, addr + new_size, old_end, "mremap")
+            return addr
+        grow_end = addr + new_size
+        if old_end == region.end and grow_end <= USER_TOP and \
+                not space.regions.overlapping(old_end, grow_end):
+            space.carve(addr, old_end)
+            space.regions.resize(space.find(addr), space.find(addr).start, grow_end)
+            return addr
+        if not flags & MREMAP_MAYMOVE:
+            raise VmError(linux.ENOMEM, "mremap: no room to grow in place")
+        target = space.regions.free_gap(new_size, MMAP_BOTTOM, MMAP_TOP, top_down=True)
+        if target is None:
+            target = space.regions.free_gap(new_size, USER_MIN, MMAP_BOTTOM, top_down=True)
+        if target is None:
+            raise VmError(linux.ENOMEM, "mremap: no room anywhere")
+        return self._move(space, region, addr, old_size, new_size, target)
+
+    def _move(self, space, region, addr: int, old_size: int, new_size: int,
+              target: int) -> int:
+        if target % PAGE_SIZE or target < USER_MIN or target + new_size > USER_TOP or \
+                target < addr + old_size and addr < target + new_size:
+            raise VmError(linux.EINVAL, "mremap: bad new address")
+        if space.regions.overlapping(target, target + new_size):
+            self._unmap(space, target, target + new_size, "mremap")
+        (piece,) = space.carve(addr, addr + old_size)
+        moved = dataclasses.replace(piece, start=target, end=target + new_size)
+        space.regions.insert(moved)
+        if moved.backing is not None:
+            moved.backing.mapped_region()
+        move_pages(space, addr, target, min(old_size, new_size), self.vm.pagefile)
+        space.remove_region(piece)
+        return target
+
     def mincore(self, pid: int, addr: int, length: int) -> bytes:
         """One byte per page of [addr, addr+length): 1 if it is in RAM. Faults nothing in."""
         _, space = self._space(pid)
@@ -291,6 +350,7 @@ class MemoryCalls:
 
     def handlers(self) -> dict:
         return {nr.NR_mmap2: (self.mmap2, 6), nr.NR_munmap: (self.munmap, 2),
+                nr.NR_mremap: (self.mremap, 5),
                 nr.NR_mprotect: (self.mprotect, 3), nr.NR_mincore: (self.mincore, 3),
                 nr.NR_msync: (self.msync, 3), nr.NR_madvise: (self.madvise, 3),
                 nr.NR_brk: (self.brk, 1)}
@@ -303,6 +363,9 @@ class MemoryCalls:
     def munmap(self, proc: Process, args) -> int:
         self.linux.munmap(proc.pid, args[0], args[1])
         return 0
+
+    def mremap(self, proc: Process, args) -> int:
+        return self.linux.mremap(proc.pid, *args[:5])
 
     def mprotect(self, proc: Process, args) -> int:
         self.linux.mprotect(proc.pid, args[0], args[1], args[2])

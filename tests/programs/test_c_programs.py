@@ -1,0 +1,69 @@
+"""C programs built against glibc and musl (static i386), each run natively and under ZerOS
+in twin directories: standard output, standard error, exit status and the files left must
+be the same."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests.programs.conftest import run_native, run_zeros, signal_status
+
+LIBCS = ["glibc", "musl"]
+ENV = {"ZEROS_TEST": "yes", "ZEROS_OTHER": "1", "PATH": "/bin"}
+CASES = {
+    # name: (arguments, standard input, expected exit status or None)
+    "hello": (["one"], b"", 7),
+    "args_env": (["a b", "", "--x=1"], b"", 0),
+    "malloc_sizes": ([], b"", 0),
+    "files": ([], b"", 0),
+    "mmap_test": ([], b"", 0),
+    "fork_wait": ([], b"", 0),
+    "pipes": ([], b"", 0),
+    "signals": ([], b"", 0),
+    "segv_handler": ([], b"", 0),
+    "null_deref": ([], b"", signal_status("SIGSEGV")),
+    "abort_test": ([], b"", signal_status("SIGABRT")),
+    "floating": ([], b"", 0),
+    "strings_sort": ([], b"", 0),
+    "big_bss": ([], b"", 0),
+    "dirs": ([], b"", 0),
+    "setjmp_test": ([], b"", 0),
+    "stdin_echo": ([], b"first line\nsecond\n\nlast without newline", 0),
+    "clocks": ([], b"", 0),
+}
+
+
+@pytest.mark.parametrize("libc", LIBCS)
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_same_as_native(name, libc, built, tmp_path):
+    exe = built(name, libc)
+    args, stdin, expected = CASES[name]
+    native_dir, zeros_dir = tmp_path / "native", tmp_path / "zeros"
+    native_dir.mkdir()
+    zeros_dir.mkdir()
+    native = run_native([str(exe), *args], native_dir, ENV, stdin)
+    ours = run_zeros(exe, [f"./{name}", *args], zeros_dir, ENV, stdin)
+    assert native.status == expected, native  # the program does what it should, natively
+    assert (ours.status, ours.stdout, ours.stderr) == \
+        (native.status, native.stdout, native.stderr)
+    assert ours.files == native.files
+
+
+@pytest.mark.parametrize("libc", LIBCS)
+def test_exec_of_another_static_program(libc, built, tmp_path):
+    exe, target = built("exec_child", libc), built("args_env", libc)
+    outcomes = []
+    for side in ("native", "zeros"):
+        work = tmp_path / side
+        work.mkdir()
+        shutil.copy(target, work / "args_env")
+        if side == "native":
+            outcomes.append(run_native([str(exe), "./args_env"], work, ENV))
+        else:
+            outcomes.append(run_zeros(exe, ["./exec_child", "./args_env"], work, ENV))
+    native, ours = outcomes
+    assert b"exec'd child exited 0" in native.stdout and b"[from]" in native.stdout
+    assert (ours.status, ours.stdout, ours.stderr) == \
+        (native.status, native.stdout, native.stderr)
