@@ -1,9 +1,11 @@
 """The ``zeros`` command line.
 
-``zeros run PROGRAM [PROGRAM ...]`` runs each program as its own process and forwards what
-the guests write (each line prefixed by ``[pid]`` when several run). With one program the
-exit status is the guest's (128 + signal when it was killed: 139 for a fault, as a shell
-reports SIGSEGV). Bad input gets one line on stderr and exit status 2.
+``zeros run [OPTIONS] PROGRAM [ARG ...]`` runs a program with its arguments, the host's
+environment and standard input, and forwards what it writes; ``--also 'PROGRAM [ARG ...]'``
+runs more programs beside it, each as its own process (lines are then prefixed by
+``[pid]``). The exit status is the program's (128 + signal when it was killed: 139 for a
+fault, as a shell reports SIGSEGV; with --also, the first non-zero one). Bad input gets one
+line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import sys
 
 from .errors import IntegrityError, ZerosError
@@ -56,9 +59,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="log more (-v: info, -vv: debug)")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run programs (assembly sources or static i386 ELF "
-                                     "files), each as its own process")
-    run.add_argument("programs", nargs="+", metavar="PROGRAM")
+    run = sub.add_parser("run", help="run a program (an assembly source or a static i386 "
+                                     "ELF file) with its arguments; options come first",
+                         usage="zeros run [OPTIONS] PROGRAM [ARG ...]")
+    run.add_argument("program", metavar="PROGRAM")
+    run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARG",
+                     help="arguments for the program (argv[0] is PROGRAM as given)")
+    run.add_argument("--also", action="append", default=[], metavar="'PROGRAM [ARG ...]'",
+                     help="run another program beside it, as its own process (repeatable; "
+                          "quote it with its arguments)")
+    run.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                     help="set an environment variable for the guests (repeatable)")
+    run.add_argument("--clean-env", action="store_true",
+                     help="start from an empty environment instead of the host's")
+    run.add_argument("--seed", type=int, default=None, metavar="N",
+                     help="a repeatable run: a virtual clock and random bytes from seed N")
     run.add_argument("--ram", default="128M", help="physical RAM size (default 128M)")
     run.add_argument("--page-file", default=None, metavar="SIZE",
                      help="page file size (default 4 x RAM, 0 for none)")
@@ -94,8 +109,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _exit_status(results) -> int:
-    codes = [r.exit_code if r.exit_code is not None else 1 for r in results.values()]
+def _readable_stdin() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.fileno() >= 0
+    except (OSError, ValueError):
+        return False
+
+
+def _exit_status(results, pids: list[int]) -> int:
+    """The program's status, as a shell reports it (1 if it never finished); with --also,
+    the first non-zero status of the programs started (not of what they forked)."""
+    codes = [results[pid].exit_code if results[pid].exit_code is not None else 1
+             for pid in pids]
     if len(codes) == 1:
         return codes[0]
     return next((c for c in codes if c), 0)
@@ -176,14 +201,28 @@ def cmd_run(args) -> int:
         raise ValueError("--max-instructions must be positive")
     if args.trace_limit < 0:
         raise ValueError("--trace-limit must be 0 (no limit) or more")
-    machine = Machine(ram_size=args.ram, page_file=args.page_file, root=args.root)
+    env = {} if args.clean_env else dict(os.environ)
+    for item in args.env:
+        name, equals, value = item.partition("=")
+        if not equals or not name:
+            raise ValueError(f"--env {item!r}: expected NAME=VALUE")
+        env[name] = value
+    environment = [f"{k}={v}" for k, v in env.items()]
+    programs = [[args.program, *args.args]] + [shlex.split(text) for text in args.also]
+    if any(not argv for argv in programs):
+        raise ValueError("--also: no program given")
+    machine = Machine(ram_size=args.ram, page_file=args.page_file, root=args.root,
+                      seed=args.seed)
     try:
+        machine.table.console_fds = (0, 1, 2)  # what the guests' descriptors 0-2 stand for
         views = _Views(machine, args)
-        for path in args.programs:
-            machine.spawn(path)
+        pids = [machine.spawn(argv[0], argv=argv, env=environment,
+                              stdin=sys.stdin.fileno() if k == 0 and _readable_stdin()
+                              else None)
+                for k, argv in enumerate(programs)]
         forward = None
         if not args.json:
-            forward = _Forwarder(prefix=len(args.programs) > 1)
+            forward = _Forwarder(prefix=len(programs) > 1)
             machine.on_output = forward
         tracer = None
         if args.trace:
@@ -222,7 +261,7 @@ def cmd_run(args) -> int:
                 return EXIT_INTERNAL
             print(f"zeros: check: every invariant holds ({summary['frames_used']} frames in "
                   f"use, {summary['swap_slots']} page-file slots)", file=sys.stderr)
-        return _exit_status(results)
+        return _exit_status(results, pids)
     finally:
         machine.close()
 

@@ -151,7 +151,7 @@ class Machine:
         self.windows = WindowsMemory(self.table, self.ram.size + self.pagefile.size)
         self.syscalls.register_all(ProcessCalls(self.table, self.scheduler, self.tls,
                                                 deterministic=seed is not None).handlers())
-        self.syscalls.register_all(FileCalls().handlers())
+        self.syscalls.register_all(FileCalls(self.clock).handlers())
         self.syscalls.register_all(SignalCalls(self.table, self.signals).handlers())
         self.syscalls.register_all(TimeCalls(self.clock).handlers())
         self.syscalls.register_all(MemoryCalls(self.linux).handlers())

@@ -40,14 +40,14 @@ def test_fault_exits_139_and_reports_on_stderr():
 
 
 def test_several_programs_are_prefixed_by_pid():
-    done = zeros("run", ASM / "isolation.asm", ASM / "isolation.asm")
+    done = zeros("run", "--also", ASM / "isolation.asm", ASM / "isolation.asm")
     assert done.returncode == 0
     assert sorted(done.stdout.decode().splitlines()) == [
         "[1] slot at 0x08049000 holds pid 1", "[2] slot at 0x08049000 holds pid 2"]
 
 
 def test_json():
-    done = zeros("run", "--json", ASM / "hello.asm", ASM / "kernel_read.asm")
+    done = zeros("run", "--json", "--also", ASM / "kernel_read.asm", ASM / "hello.asm")
     assert done.returncode == 139  # the first non-zero status
     data = json.loads(done.stdout)
     hello, bad = data["processes"]
@@ -128,3 +128,65 @@ def test_check_reports_that_every_invariant_holds():
     done = zeros("run", "--check", ASM / "shared_anon.asm")
     assert done.returncode == 0
     assert b"zeros: check: every invariant holds" in done.stderr
+
+
+def test_arguments_environment_and_stdin_reach_the_guest(tmp_path):
+    source = tmp_path / "echo.asm"
+    source.write_text("""
+%include "syscalls.inc"
+    mov esi, [esp]              ; argc
+    mov eax, [esp + 8]          ; argv[1]
+    mov ecx, eax
+    xor edx, edx
+count: cmp byte ptr [eax + edx], 0
+    je counted
+    inc edx
+    jmp count
+counted:
+    mov eax, SYS_write
+    mov ebx, 1
+    int 0x80
+    mov eax, SYS_read           ; then echo what stdin holds
+    mov ebx, 0
+    mov ecx, buffer
+    mov edx, 64
+    int 0x80
+    mov edx, eax
+    mov eax, SYS_write
+    mov ebx, 1
+    mov ecx, buffer
+    int 0x80
+    mov eax, SYS_exit
+    mov ebx, esi
+    int 0x80
+section .data
+buffer: resb 64
+""")
+    done = subprocess.run([sys.executable, "-m", "zeros.cli", "run", str(source), "first",
+                           "-x", "--also"], input=b" and stdin\n", capture_output=True,
+                          timeout=60)
+    assert done.stdout == b"first and stdin\n" and done.returncode == 4  # argc: 4
+
+
+def test_seed_makes_runs_repeat(tmp_path):
+    source = tmp_path / "rand.asm"
+    source.write_text("""
+%include "syscalls.inc"
+    mov eax, 355                ; getrandom(buffer, 8, 0)
+    mov ebx, buffer
+    mov ecx, 8
+    xor edx, edx
+    int 0x80
+    mov eax, SYS_write
+    mov ebx, 1
+    mov ecx, buffer
+    mov edx, 8
+    int 0x80
+    mov eax, SYS_exit
+    xor ebx, ebx
+    int 0x80
+section .data
+buffer: resb 8
+""")
+    runs = [zeros("run", "--seed", seed, source).stdout for seed in (1, 1, 2)]
+    assert runs[0] == runs[1] != runs[2] and len(runs[0]) == 8

@@ -49,6 +49,7 @@ from .process import WouldBlock
 
 MAX_FDS = 1024
 PIPE_SIZE = 1 << 16
+POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
 
 
 @dataclass
@@ -121,6 +122,11 @@ class OpenFile:
     def ready(self) -> bool:
         """Would a read (or write) stop blocking now?"""
         return True
+
+    def poll(self) -> int:
+        """poll()'s revents for this description: POLLIN and POLLOUT when a read or a
+        write would not block, POLLHUP when the other end of a pipe is gone."""
+        return (POLLIN if self.readable else 0) | (POLLOUT if self.writable else 0)
 
 
 class HostFile(OpenFile):
@@ -292,6 +298,14 @@ class PipeEnd(OpenFile):
             return pipe.readers == 0 or len(pipe.data) < PIPE_SIZE
         return bool(pipe.data) or pipe.writers == 0
 
+    def poll(self) -> int:
+        pipe = self.pipe
+        if self.write_end:
+            if pipe.readers == 0:
+                return POLLERR
+            return POLLOUT if len(pipe.data) < PIPE_SIZE else 0
+        return (POLLIN if pipe.data else 0) | (POLLHUP if pipe.writers == 0 else 0)
+
     def stat(self) -> Stat:
         return Stat(pystat.S_IFIFO | 0o600, blksize=4096)
 
@@ -342,6 +356,18 @@ class Console(OpenFile):
             except OSError:
                 pass
         return Stat(pystat.S_IFIFO | 0o600)
+
+    def poll(self) -> int:
+        if self.writable:
+            return POLLOUT
+        source = self.input
+        if isinstance(source, int):
+            try:
+                ready, _, _ = select.select([source], [], [], 0)
+            except (OSError, ValueError):
+                return POLLERR
+            return POLLIN if ready else 0
+        return POLLIN | (0 if source else POLLHUP)
 
     @property
     def terminal(self) -> bool:

@@ -19,8 +19,12 @@ import struct
 import termios
 
 from ...errors import FileError
+from ...proc.clock import Clock
 from ...proc.files import (
     AT_FDCWD,
+    POLLERR,
+    POLLHUP,
+    POLLNVAL,
     Console,
     Directory,
     HostFile,
@@ -29,7 +33,7 @@ from ...proc.files import (
     Stat,
     dirents,
 )
-from ...proc.process import Process
+from ...proc.process import Process, WouldBlock
 from ...uapi import errno
 from ...uapi import unistd_32 as nr
 from ...uapi.fcntl import (
@@ -95,6 +99,9 @@ def statx_bytes(st: Stat) -> bytes:
 
 
 class FileCalls:
+    def __init__(self, clock: Clock):
+        self.clock = clock
+
     def handlers(self) -> dict:
         return {
             nr.NR_read: (self.read, 3), nr.NR_write: (self.write, 3),
@@ -121,6 +128,7 @@ class FileCalls:
             nr.NR_sendfile: (self.sendfile, 4), nr.NR_sendfile64: (self.sendfile, 4),
             nr.NR_ftruncate: (self.ftruncate, 2), nr.NR_ftruncate64: (self.ftruncate64, 3),
             nr.NR_fsync: (self.fsync, 1), nr.NR_fdatasync: (self.fsync, 1),
+            nr.NR_poll: (self.poll, 3), nr.NR_ppoll: (self.ppoll, 3),
         }
 
     # -- data ------------------------------------------------------------------------------
@@ -223,6 +231,52 @@ class FileCalls:
     def fsync(self, proc: Process, args) -> int:
         proc.files.get(args[0])
         return 0
+
+    def poll(self, proc: Process, args) -> int:
+        fds, count, timeout = args[:3]
+        timeout = signed32(timeout)
+        return self._poll(proc, fds, count, None if timeout < 0 else timeout * 1_000_000)
+
+    def ppoll(self, proc: Process, args) -> int:
+        fds, count, timeout_va = args[:3]
+        limit = None
+        if timeout_va:
+            seconds, nanoseconds = struct.unpack("<iI", copy_from_user(proc.space,
+                                                                      timeout_va, 8))
+            limit = seconds * 1_000_000_000 + nanoseconds
+        return self._poll(proc, fds, count, limit)
+
+    def _poll(self, proc: Process, fds: int, count: int, limit: int | None) -> int:
+        """Ready descriptors now, or sleep until one is (or the time limit, in ns)."""
+        if count > 1024:
+            raise FileError(errno.EINVAL, "poll: too many descriptors")
+        raw = bytearray(copy_from_user(proc.space, fds, 8 * count))
+        ready = 0
+        for k in range(count):
+            fd, events, _ = struct.unpack_from("<ihh", raw, 8 * k)
+            revents = 0
+            if fd >= 0:
+                file = proc.files.files.get(fd)
+                revents = POLLNVAL if file is None else \
+                    file.poll() & (events | POLLERR | POLLHUP)
+            struct.pack_into("<h", raw, 8 * k + 6, revents)
+            ready += bool(revents)
+        clock = self.clock
+        if ready or limit == 0:
+            proc.sleep_until = None
+            copy_to_user(proc.space, fds, bytes(raw))
+            return ready
+        now = clock.monotonic_ns()
+        if proc.sleep_until is None and limit is not None:
+            proc.sleep_until = now + limit
+        if proc.sleep_until is not None and now >= proc.sleep_until:
+            proc.sleep_until = None
+            copy_to_user(proc.space, fds, bytes(raw))
+            return 0
+        # asleep until something is ready: come back soon to look (a host descriptor can
+        # become readable without anything in the machine happening)
+        wake = now + 10_000_000
+        raise WouldBlock(wake_at=min(wake, proc.sleep_until or wake))
 
     # -- descriptors -----------------------------------------------------------------------
 
