@@ -24,8 +24,8 @@ def test_views_at_a_breakpoint_then_the_guest_goes_on():
 
 
 def test_views_at_exit_and_at_a_fault():
-    done = zeros("--show", "maps,regs", "--at", "exit,fault", ASM / "hello.asm",
-                 ASM / "selfmod.asm")
+    done = zeros("--show", "maps,regs", "--at", "exit,fault", "--also", ASM / "selfmod.asm",
+                 ASM / "hello.asm")
     text = done.stderr.decode()
     assert "--- pid 1 (hello) at exit: maps ---" in text
     assert "--- pid 2 (selfmod) at fault: regs ---" in text
