@@ -2,6 +2,10 @@
 
 The host reads and writes it in place (no copies through Unicorn), so whatever the host
 writes is what the emulated CPU sees at the same physical address, and the other way round.
+
+Host memory follows use: pages of the mapping are backed by the host when first touched.
+So that a guest's page fault does not also pay the host's, a background thread populates
+RAM ahead of the frame allocator, a chunk at a time (:meth:`PhysicalMemory.populate_to`).
 """
 
 from __future__ import annotations
@@ -18,15 +22,27 @@ _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 ZERO_PAGE = bytes(PAGE_SIZE)
 MADV_POPULATE_WRITE = 23  # Linux 5.14+
-PREFAULT_CHUNK = 4 << 20
+PREFAULT_CHUNK = 16 << 20
+INITIAL_POPULATE = 8 << 20
+
+
+def _madvise():
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        madvise = libc.madvise
+        madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+        return madvise
+    except (OSError, AttributeError):
+        return None
 
 
 class PhysicalMemory:
     """``size`` bytes of RAM at physical addresses 0..size-1, zero-filled."""
 
     def __init__(self, size: int, prefault: bool = True):
-        """``prefault``: back every page with host memory in a background thread (the host
-        kernel's first-touch fault otherwise lands in the middle of each guest page fault)."""
+        """``prefault``: back RAM with host memory ahead of use, in a background thread,
+        so that the host kernel's first-touch fault does not land in the middle of each
+        guest page fault."""
         if size <= 0 or size % PAGE_SIZE:
             raise ValueError(f"RAM size must be a positive multiple of 4 KiB, not {size:#x}")
         self.size = size
@@ -34,28 +50,39 @@ class PhysicalMemory:
         self.view = memoryview(self._map)
         self._anchor = ctypes.c_char.from_buffer(self._map)
         self.address = ctypes.addressof(self._anchor)  # host pointer, for mem_map_ptr
+        self.populated = 0  # backed by the host up to here
+        self._target = 0
         self._stop = threading.Event()
+        self._wanted = threading.Event()
         self._prefaulter = None
         if prefault:
             self._prefaulter = threading.Thread(target=self._prefault, name="zeros-ram",
                                                 daemon=True)
             self._prefaulter.start()
+            self.populate_to(INITIAL_POPULATE)
+
+    def populate_to(self, pa: int) -> None:
+        """Have the background thread back RAM with host memory up to ``pa``."""
+        target = min(self.size, pa)
+        if target > self._target:
+            self._target = target
+            self._wanted.set()
 
     def _prefault(self) -> None:
-        """madvise(MADV_POPULATE_WRITE) chunk by chunk, through ctypes so that the GIL is
-        released and the work happens on another core. Best effort: any error ends it."""
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            madvise = libc.madvise
-            madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-        except (OSError, AttributeError):
+        """madvise(MADV_POPULATE_WRITE) a chunk at a time, through ctypes so that the GIL
+        is released and the work happens on another core; then wait to be asked for more.
+        Best effort: an error ends it (pages are then backed on first touch)."""
+        madvise = _madvise()
+        if madvise is None:
             return
-        for offset in range(0, self.size, PREFAULT_CHUNK):
-            if self._stop.is_set():
-                return
-            if madvise(self.address + offset, min(PREFAULT_CHUNK, self.size - offset),
-                       MADV_POPULATE_WRITE):
-                return  # an older kernel: pages will be backed on first touch
+        while not self._stop.is_set():
+            self._wanted.wait()
+            self._wanted.clear()
+            while self.populated < self._target and not self._stop.is_set():
+                length = min(PREFAULT_CHUNK, self.size - self.populated)
+                if madvise(self.address + self.populated, length, MADV_POPULATE_WRITE):
+                    return
+                self.populated += length
 
     @property
     def frames(self) -> int:
@@ -117,6 +144,7 @@ class PhysicalMemory:
         """Release the host mapping; only once nothing (Unicorn included) uses it."""
         if self._prefaulter is not None:
             self._stop.set()
+            self._wanted.set()
             self._prefaulter.join()
         self.view.release()
         del self._anchor

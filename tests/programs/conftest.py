@@ -9,67 +9,13 @@ over Debian's i386 musl-dev, ``$ZEROS_TOOLCHAINS/bin/i386-musl-gcc``), busybox-s
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal as pysignal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
+from tests.conftest import BUSYBOX, MUSL_GCC, TOOLCHAINS  # noqa: F401 (for the test modules)
 from zeros import Machine
-
-SOURCES = Path(__file__).resolve().parent / "c"
-TOOLCHAINS = Path(os.environ.get("ZEROS_TOOLCHAINS", "/opt/zeros-toolchains"))
-MUSL_GCC = TOOLCHAINS / "bin" / "i386-musl-gcc"
-BUSYBOX = TOOLCHAINS / "i386" / "bin" / "busybox"
-
-
-def _works(cmd: list[str], tmp: Path) -> bool:
-    src = tmp / "probe.c"
-    src.write_text("#include <stdio.h>\nint main(void){puts(\"ok\");return 0;}\n")
-    try:
-        built = subprocess.run([*cmd, "-o", str(tmp / "probe"), str(src)], capture_output=True,
-                               timeout=120)
-        if built.returncode:
-            return False
-        return subprocess.run([str(tmp / "probe")], capture_output=True,
-                              timeout=30).stdout == b"ok\n"
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-@pytest.fixture(scope="session")
-def compilers(tmp_path_factory) -> dict[str, list[str]]:
-    """The libcs that can build (and the host run) static i386 programs here."""
-    tmp = tmp_path_factory.mktemp("probe")
-    found = {}
-    if shutil.which("gcc") and _works(["gcc", "-m32", "-static", "-O2"], tmp):
-        found["glibc"] = ["gcc", "-m32", "-static", "-O2"]
-    if MUSL_GCC.exists() and _works([str(MUSL_GCC), "-O2"], tmp):
-        found["musl"] = [str(MUSL_GCC), "-O2"]
-    return found
-
-
-@pytest.fixture(scope="session")
-def built(compilers, tmp_path_factory):
-    """build(name, libc) -> the path of tests/programs/c/NAME.c built against libc."""
-    out = tmp_path_factory.mktemp("built")
-    cache: dict[tuple[str, str], Path] = {}
-
-    def build(name: str, libc: str) -> Path:
-        if libc not in compilers:
-            pytest.skip(f"no {libc} i386 toolchain (run .ci/toolchains.sh)")
-        key = (name, libc)
-        if key not in cache:
-            exe = out / f"{name}-{libc}"
-            done = subprocess.run([*compilers[libc], "-o", str(exe), str(SOURCES / f"{name}.c"),
-                                   "-lm"], capture_output=True, text=True, timeout=300)
-            assert done.returncode == 0, done.stderr
-            cache[key] = exe
-        return cache[key]
-    return build
 
 
 @dataclass

@@ -17,6 +17,7 @@ from emu.ram import PhysicalMemory
 from ..errors import OutOfMemory
 
 KERNEL = -1  # owner id of frames that belong to no process
+POPULATE_AHEAD = 4 << 20  # host memory is populated at least this far ahead of use
 
 
 class FrameKind(enum.StrEnum):
@@ -68,6 +69,7 @@ class FrameAllocator:
         self.pristine_from = 1  # frames from here up were never handed out: still all zero
         # called when no frame is free: try to free one (the page file); True if it did
         self.on_exhausted: Callable[[], bool] | None = None
+        self._populate_mark = 0  # allocating past here asks for more host RAM
 
     @property
     def free_count(self) -> int:
@@ -88,9 +90,19 @@ class FrameAllocator:
         pa = number << PAGE_SHIFT
         if number >= self.pristine_from:
             self.pristine_from = number + 1  # fresh host memory is zero already
+            if pa >= self._populate_mark:
+                self._populate_ahead(pa)
         elif zero:
             self.ram.zero(pa)
         return pa
+
+    def _populate_ahead(self, pa: int) -> None:
+        """The allocator reached fresh RAM: have the host back as much again ahead of it
+        (at least POPULATE_AHEAD): what a guest uses grows geometrically, and so does the
+        RAM the host backs, never far ahead of use."""
+        ahead = max(POPULATE_AHEAD, pa)
+        self._populate_mark = pa + ahead // 2
+        self.ram.populate_to(pa + ahead)
 
     def alloc_page(self, owner: int, label: str, executable: bool, space, va: int) -> int:
         """A zeroed frame for a user page mapped at ``va`` of ``space``: alloc() and
@@ -104,6 +116,8 @@ class FrameAllocator:
         pa = number << PAGE_SHIFT
         if number >= self.pristine_from:
             self.pristine_from = number + 1
+            if pa >= self._populate_mark:
+                self._populate_ahead(pa)
         else:
             self.ram.zero(pa)
         return pa

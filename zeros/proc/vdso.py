@@ -29,8 +29,13 @@ VDSO_CLOCK_MS (EDX:EAX = milliseconds since boot), VDSO_PAGE_SIZE (EAX = 4096).
 
 from __future__ import annotations
 
+import base64
 import struct
+import sys
+import textwrap
+import zlib
 from functools import lru_cache
+from pathlib import Path
 
 from emu.asm import assemble_symbols
 from emu.mmu import PAGE_SIZE, Pte
@@ -204,9 +209,18 @@ def elf_hash(name: bytes) -> int:
     return h
 
 
-@lru_cache(maxsize=1)
 def vdso_image() -> tuple[bytes, dict[str, int]]:
-    """The [vdso] page (an ELF shared object linked at 0) and its symbols' offsets."""
+    """The [vdso] page and its symbols' offsets, as built into ``vdso_built.py`` (start-up
+    need not assemble it: ``python -m zeros.proc.vdso`` rebuilds that file, and a test
+    checks that it matches this source)."""
+    from . import vdso_built
+    return zlib.decompress(base64.b64decode(vdso_built.IMAGE)), dict(vdso_built.SYMBOLS)
+
+
+@lru_cache(maxsize=1)
+def build_image() -> tuple[bytes, dict[str, int]]:
+    """The [vdso] page (an ELF shared object linked at 0) and its symbols' offsets, built
+    from the assembly source above."""
     names = [name for name, _ in SYMBOLS]
     code, where = assemble_symbols(SOURCE, TEXT_OFFSET, names)
     page = bytearray(PAGE_SIZE)
@@ -308,3 +322,23 @@ class Vdso:
         counter, real, mono, mult = self.clock.sample()
         self.frames.ram.write(pa + VV_MS, struct.pack("<QI", mono // 1_000_000, self.ticks))
         self.frames.ram.write(pa + VV_TSC, struct.pack("<QQQI", counter, real, mono, mult))
+
+
+BUILT = Path(__file__).with_name("vdso_built.py")
+
+
+def write_built(path: Path = BUILT) -> None:
+    """Rebuild ``vdso_built.py`` from the source (after changing the vDSO)."""
+    image, symbols = build_image()
+    encoded = base64.b64encode(zlib.compress(image, 9)).decode()
+    lines = textwrap.wrap(encoded, 88)
+    body = "\n".join(f'    "{line}"' for line in lines)
+    entries = "".join(f"    {name!r}: {offset:#x},\n" for name, offset in sorted(symbols.items()))
+    path.write_text('"""The [vdso] page, built by ``python -m zeros.proc.vdso`` from the source in '
+                    'vdso.py\n(a test checks they agree). Generated: do not edit."""\n\n'
+                    f"IMAGE = (\n{body}\n)\nSYMBOLS = {{\n{entries}}}\n")
+
+
+if __name__ == "__main__":
+    write_built()
+    sys.exit(0)
