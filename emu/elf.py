@@ -75,7 +75,7 @@ def load_elf(data: bytes, source: str = "<bytes>") -> Image:
                                 read=bool(flags & PF_R), write=bool(flags & PF_W),
                                 execute=bool(flags & PF_X),
                                 name="text" if flags & PF_X else
-                                ("data" if flags & PF_W else "rodata")))
+                                ("data" if flags & PF_W else "rodata"), offset=offset))
     if not segments:
         raise ImageError(f"{source}: no loadable segment")
     for s in segments:

@@ -14,6 +14,7 @@ class Segment:
     write: bool = False
     execute: bool = False
     name: str = ""
+    offset: int | None = None  # where ``data`` starts in the file (ELF), for /proc/PID/maps
 
     @property
     def end(self) -> int:

@@ -9,8 +9,9 @@
                | [vdso]   0xBFFFF000 (one page)        |  user r-x   (issue 4)
                | [vvar]   0xBFFFE000 (one page)        |  user r--   (issue 4)
                | guard                                 |
-    0xBF800000 | [stack]  grows down from STACK_TOP    |  user rw-, faulted in on demand,
-               |          at most STACK_MAX (8 MiB)    |  down to STACK_LIMIT
+    0xBF800000 | [stack]  grows down from STACK_TOP    |  user rw-: argv/envp/auxv and 128
+               |          at most STACK_MAX (8 MiB)    |  KiB at exec; a fault below grows
+               |                                       |  it, down to STACK_LIMIT
     0xBF000000 +--------------------------------------+
                | mmap area, allocated top-down         |  (issue 4)
     0x80000000 +--------------------------------------+
@@ -39,7 +40,7 @@ VVAR_BASE = 0xBFFFE000
 STACK_TOP = 0xBF800000
 STACK_MAX = 8 << 20
 STACK_LIMIT = STACK_TOP - STACK_MAX
-STACK_INITIAL_PAGES = 1  # mapped at exec for argv/envp/auxv; the rest fault in
+STACK_EXPAND = 128 << 10  # the stack region at exec: its contents and this much below
 
 MMAP_TOP = STACK_LIMIT - 0x1000  # mmap allocates downwards from here (a guard page below stack)
 MMAP_BOTTOM = 0x80000000

@@ -14,7 +14,7 @@ from emu.image import Image
 from emu.mmu import PAGE_SIZE, page_down, page_up
 
 from ..errors import MappingError, ProgramError
-from ..layout import PROGRAM_BASE, STACK_LIMIT, STACK_TOP, USER_MIN, USER_TOP
+from ..layout import PROGRAM_BASE, STACK_EXPAND, STACK_LIMIT, STACK_TOP, USER_MIN, USER_TOP
 from ..vm.addrspace import AddressSpace
 from ..vm.regions import Prot, RegionKind
 
@@ -61,23 +61,31 @@ def read_program(program) -> tuple[Image, str]:
         raise ProgramError(str(error)) from None
 
 
-def _page_prots(image: Image) -> dict[int, tuple[Prot, RegionKind]]:
-    """Protection of every page the image touches; pages shared by two segments get both."""
-    pages: dict[int, tuple[Prot, RegionKind]] = {}
+def _pages(image: Image) -> dict[int, tuple[Prot, RegionKind, int | None]]:
+    """Every page the image touches: its protection (pages shared by two segments get
+    both), its kind, and the file offset its bytes come from (None: anonymous, the part of
+    ``.bss`` past the file's bytes, as Linux maps it)."""
+    pages: dict[int, tuple[Prot, RegionKind, int | None]] = {}
     for seg in image.segments:
         prot = (Prot.READ if seg.read else 0) | (Prot.WRITE if seg.write else 0) | \
             (Prot.EXEC if seg.execute else 0)
+        file_end = page_up(seg.va + len(seg.data)) if seg.data or seg.offset is None \
+            else page_down(seg.va)
         for va in range(page_down(seg.va), page_up(seg.end), PAGE_SIZE):
-            old, kind = pages.get(va, (Prot.NONE, RegionKind(seg.name)))
-            pages[va] = (Prot(old | prot), RegionKind.DATA if (old | prot) & Prot.WRITE
-                         else RegionKind(seg.name))
+            old, kind, offset = pages.get(va, (Prot.NONE, RegionKind(seg.name), None))
+            if va < file_end:
+                offset = 0 if seg.offset is None else \
+                    page_down(seg.offset) + va - page_down(seg.va)
+            merged = Prot(old | prot)
+            pages[va] = (merged, RegionKind.DATA if merged & Prot.WRITE else RegionKind(seg.name),
+                         offset)
     return pages
 
 
 def map_image(space: AddressSpace, image: Image, name: str) -> None:
-    """Regions for the image's segments; a frame for every page that holds file bytes, and
-    none for the rest (``.bss``): those arrive zero-filled at the first touch, as Linux
-    maps them."""
+    """Regions for the image's segments (named after the file, with their file offsets; the
+    anonymous part of ``.bss`` unnamed); a frame for every page that holds file bytes, and
+    none for the rest: those arrive zero-filled at the first touch, as Linux maps them."""
     for seg in image.segments:
         if seg.va < USER_MIN or seg.end > USER_TOP:
             where = "kernel space" if seg.end > USER_TOP else "the null page"
@@ -86,15 +94,20 @@ def map_image(space: AddressSpace, image: Image, name: str) -> None:
         if seg.end > STACK_LIMIT:
             raise ProgramError(f"{image.source}: segment {seg.va:#010x}-{seg.end:#010x} "
                                f"overlaps the stack area ({STACK_LIMIT:#010x}-{STACK_TOP:#010x})")
-    pages = sorted(_page_prots(image).items())
+    pages = sorted(_pages(image).items())
     run_start = None
-    for i, (va, (prot, kind)) in enumerate(pages):
+    for i, (va, (prot, kind, offset)) in enumerate(pages):
         if run_start is None:
-            run_start = va
+            run_start, run_offset = va, offset
         nxt = pages[i + 1] if i + 1 < len(pages) else None
-        if nxt is None or nxt[0] != va + PAGE_SIZE or nxt[1] != (prot, kind):
+        joined = nxt is not None and nxt[0] == va + PAGE_SIZE and nxt[1][:2] == (prot, kind) \
+            and (nxt[1][2] is None) == (offset is None) and \
+            (offset is None or nxt[1][2] == offset + PAGE_SIZE or image.kind != "elf")
+        if not joined:
             try:
-                space.add_region(run_start, va + PAGE_SIZE, prot, kind, name)
+                space.add_region(run_start, va + PAGE_SIZE, prot, kind,
+                                 name if run_offset is not None else "",
+                                 offset=run_offset or 0)
             except MappingError as error:
                 raise ProgramError(f"{image.source}: {error}") from None
             run_start = None
@@ -127,8 +140,6 @@ def build_stack(space: AddressSpace, argv: list[str], envp: list[str], aux: Auxv
     (fs/binfmt_elf.c create_elf_tables): strings at the top (the file name last), the
     platform string, 16 random bytes, then auxv, envp, argv and argc, ESP 16-aligned.
     Returns ESP."""
-    region = space.add_region(STACK_LIMIT, STACK_TOP, Prot.READ | Prot.WRITE,
-                              RegionKind.STACK, "[stack]", grows_down=True)
 
     def encode(text: str) -> bytes:
         return text.encode(errors="surrogateescape") + b"\0"
@@ -157,7 +168,14 @@ def build_stack(space: AddressSpace, argv: list[str], envp: list[str], aux: Auxv
         auxv = auxv[4:]  # no vdso to offer
     words = [len(argv)] + argv_ptrs + [0] + env_ptrs + [0] + auxv
     esp = (random_at - 4 * len(words)) & ~15
+    if esp < STACK_LIMIT + PAGE_SIZE:
+        raise ProgramError("the arguments and environment do not fit on the stack")
     block = struct.pack(f"<{len(words)}I", *words)
+    # the stack region holds what is there now and 128 KiB more, as Linux's setup_arg_pages
+    # leaves it, and grows down as it is used (to 8 MiB)
+    start = max(page_down(esp) - STACK_EXPAND, STACK_LIMIT)
+    region = space.add_region(start, STACK_TOP, Prot.READ | Prot.WRITE,
+                              RegionKind.STACK, "[stack]", grows_down=True)
     space.fill(esp, STACK_TOP, region)
     space.write(esp, block)
     space.write(random_at, aux.random)

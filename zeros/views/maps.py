@@ -7,6 +7,7 @@ import os
 from emu.mmu import Pte
 
 from ..vm.objects import FileObject
+from ..vm.regions import IMAGE_KINDS
 from .base import View
 from .ptdump import leaves
 
@@ -34,7 +35,8 @@ def maps_view(machine, pid: int) -> View:
     space = machine.process(pid).space
     rows, lines = [], []
     for region in space.regions:
-        offset = region.offset if isinstance(region.backing, FileObject) else 0
+        offset = region.offset if isinstance(region.backing, FileObject) or \
+            region.kind in IMAGE_KINDS else 0
         row = {"start": region.start, "end": region.end, "perms": _perms(region),
                "offset": offset, "dev": "00:00", "inode": 0,
                "pathname": _pathname(region), "kind": region.kind}

@@ -26,6 +26,7 @@ import logging
 
 from emu.mmu import PAGE_SIZE, Pte, page_down
 
+from ..errors import MappingError
 from ..mm.frames import KERNEL, FrameAllocator, FrameKind
 from ..mm.pagetable import is_swap_entry
 from ..uapi.winnt import PAGE_GUARD
@@ -53,7 +54,9 @@ class FaultResolver:
         """Make the access possible if the region allows it; False means a real fault."""
         region = space.regions.find(va)
         if region is None:
-            return False
+            region = self._grow_stack(space, va)
+            if region is None:
+                return False
         prot = int(region.prot)
         if not present and region.demand and region.backing is None and not region.guard \
                 and prot & _R_OR_W:
@@ -98,6 +101,19 @@ class FaultResolver:
         else:
             space.minor_faults += 1
         return True
+
+    @staticmethod
+    def _grow_stack(space: AddressSpace, va: int) -> Region | None:
+        """A fault below a region that grows down (the stack), within its limit and not
+        into another region: the region grows to take it in (Linux's expand_stack)."""
+        above = space.regions.after(va)
+        if above is None or not above.grows_down or va < space.regions.growth_floor(above):
+            return None
+        try:
+            space.regions.resize(above, page_down(va), above.end)
+        except MappingError:
+            return None
+        return above
 
     def _write_protected(self, space: AddressSpace, va: int, pte: int, region: Region) -> bool:
         """A write to a present read-only page of a writable private region: copy-on-write."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import MappingError
+from ..layout import STACK_MAX
 
 if TYPE_CHECKING:
     from .objects import MemoryObject
@@ -110,6 +111,18 @@ class RegionMap:
         if i >= 0 and va < self._regions[i].end:
             return self._regions[i]
         return None
+
+    def after(self, va: int) -> Region | None:
+        """The first region that starts above ``va``."""
+        i = bisect.bisect_right(self._starts, va)
+        return self._regions[i] if i < len(self._regions) else None
+
+    def growth_floor(self, region: Region) -> int:
+        """How far down a region that grows down (the stack) may grow: STACK_MAX below its
+        end, and never into the region below it."""
+        i = bisect.bisect_left(self._starts, region.start)
+        below = self._regions[i - 1].end if i > 0 else 0
+        return max(region.end - STACK_MAX, below)
 
     def overlapping(self, start: int, end: int) -> list[Region]:
         i = max(bisect.bisect_right(self._starts, start) - 1, 0)

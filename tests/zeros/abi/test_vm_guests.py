@@ -53,7 +53,8 @@ def test_scan_lists_every_mapped_region(root, golden):
     results, pid, _ = run("scan.asm", root)
     lines = results[pid].stdout.decode().splitlines()
     assert lines[0].startswith("0x08048000-0x08049000")  # text
-    assert any(line.startswith("0xbf000000-0xbf800000") for line in lines)  # the stack
+    assert "0xbf000000-0xbf7df000 state 0x00002000 protect 0x00000000" in lines  # reserved
+    assert "0xbf7df000-0xbf800000 state 0x00001000 protect 0x00000004" in lines  # the stack
     assert any(line.startswith("0xbfffe000-0xbffff000") for line in lines)  # [vvar]
     assert lines[-1].startswith("0xc0000000-0xffffffff kernel")
     golden("scan.stdout", results[pid].stdout.decode())

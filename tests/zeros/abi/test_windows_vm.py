@@ -171,6 +171,11 @@ def test_query_describes_every_kind_of_region(env):
     assert (text.State, text.Type, text.Protect) == (MEM_COMMIT, MEM_IMAGE, PAGE_EXECUTE_READ)
     stack = win.virtual_query(pid, 0xBF7FF000)
     assert (stack.State, stack.Type, stack.Protect) == (MEM_COMMIT, MEM_PRIVATE, PAGE_READWRITE)
+    assert stack.AllocationBase == 0xBF000000  # the bottom of the 8 MiB it may grow to
+    below = win.virtual_query(pid, 0xBF000123)  # where it grows: reserved, as on Windows
+    assert (below.State, below.BaseAddress, below.AllocationBase, below.Type) == \
+        (MEM_RESERVE, 0xBF000000, 0xBF000000, MEM_PRIVATE)
+    assert below.BaseAddress + below.RegionSize == m.process(pid).space.find(0xBF7FF000).start
     free = win.virtual_query(pid, 0x20000123)
     assert (free.State, free.BaseAddress, free.AllocationBase) == (MEM_FREE, 0x20000000, 0)
     assert free.BaseAddress + free.RegionSize == 0xBF000000  # up to the stack

@@ -4,6 +4,7 @@ import pytest
 
 from emu.mmu import Pte
 from tests.zeros.vm.conftest import make_parts
+from zeros.layout import STACK_MAX
 from zeros.mm.frames import FrameKind
 from zeros.vm.fork import copy_space
 from zeros.vm.objects import PageCache
@@ -47,6 +48,21 @@ def test_no_region_or_wrong_rights_is_a_real_fault(parts):
     space.add_region(VA + 0x2000, VA + 0x3000, Prot.NONE, RegionKind.MMAP)
     assert not parts.fault(space, VA + 0x2000)
     assert space.tables.entry(VA + 0x2000) == 0
+
+
+def test_the_stack_grows_down_to_its_limit_and_not_into_another_region(parts):
+    space = parts.space(1)
+    top = 0xBF800000
+    stack = space.add_region(top - 0x1000, top, RW, RegionKind.STACK, "[stack]",
+                             grows_down=True)
+    assert parts.fault(space, top - 0x5004, write=True)  # a push far below: it grows
+    assert stack.start == top - 0x6000 and space.regions.find(top - 0x6000) is stack
+    assert not parts.fault(space, top - STACK_MAX - 4, write=True)  # past 8 MiB
+    assert stack.start == top - 0x6000
+    assert parts.fault(space, top - STACK_MAX, write=True)  # the last page of the limit
+    assert stack.start == top - STACK_MAX
+    space.add_region(VA, VA + 0x1000, RW, RegionKind.MMAP)  # far below: no growing into it
+    assert not parts.fault(space, VA + 0x2000, write=True)
 
 
 def test_fork_copy_is_copy_on_write_both_ways(parts):

@@ -25,7 +25,7 @@ from emu.mmu import PAGE_SIZE, page_down, page_up
 
 from ... import budget
 from ...errors import FileError, MappingError, OutOfMemory, SyscallError, VmError
-from ...layout import BRK_MAX, MMAP_BOTTOM, MMAP_TOP, USER_MIN, USER_TOP
+from ...layout import BRK_MAX, MMAP_BOTTOM, MMAP_TOP, STACK_MAX, USER_MIN, USER_TOP
 from ...proc.process import Process
 from ...proc.table import ProcessTable
 from ...uapi import errno as linux
@@ -163,9 +163,14 @@ class LinuxMemory:
             if addr + size > USER_TOP:
                 raise VmError(linux.ENOMEM, f"mmap: {addr:#x}+{size:#x} reaches kernel space")
             clash = space.regions.overlapping(addr, addr + size)
-            if clash and flags & MAP_FIXED_NOREPLACE and not flags & MAP_FIXED:
-                raise VmError(linux.EEXIST, f"mmap: {addr:#010x} overlaps "
-                                            f"{clash[0].name or clash[0].kind}")
+            if flags & MAP_FIXED_NOREPLACE and not flags & MAP_FIXED:
+                stack = space.regions.after(addr + size - 1)
+                if stack is not None and stack.grows_down and \
+                        addr + size > stack.end - STACK_MAX:  # where the stack grows into
+                    clash = clash or [stack]
+                if clash:
+                    raise VmError(linux.EEXIST, f"mmap: {addr:#010x} overlaps "
+                                                f"{clash[0].name or clash[0].kind}")
             if clash:
                 self._unmap(space, addr, addr + size, "mmap")
             return addr

@@ -295,21 +295,27 @@ class WindowsMemory:
         base = page_down(address)
         region = space.find(base)
         if region is None:
-            following = [r.start for r in space.regions.overlapping(base, USER_TOP)]
-            end = min(following) if following else USER_TOP
+            above = space.regions.after(base)
+            end = above.start if above is not None else USER_TOP
+            if above is not None and above.grows_down:
+                floor = space.regions.growth_floor(above)
+                if base >= floor:  # where the stack grows: reserved, as a Windows stack is
+                    return MemoryBasicInformation(base, floor, PAGE_READWRITE, end - base,
+                                                  MEM_RESERVE, 0, MEM_PRIVATE)
+                end = floor
             return MemoryBasicInformation(base, 0, 0, end - base, MEM_FREE, PAGE_NOACCESS, 0)
-        info = self._describe(region)
+        info = self._describe(space, region)
         end = region.end
         while True:  # pages that follow with the same attributes are one answer
             nxt = space.find(end)
-            if nxt is None or self._describe(nxt) != info:
+            if nxt is None or self._describe(space, nxt) != info:
                 break
             end = nxt.end
         state, protect, alloc_base, alloc_protect, kind = info
         return MemoryBasicInformation(base, alloc_base, alloc_protect, end - base, state,
                                       protect, kind)
 
-    def _describe(self, region) -> tuple:
+    def _describe(self, space, region) -> tuple:
         if region.kind is RegionKind.VM:
             r = region.reservation
             protect = r.protect if r.state == MEM_COMMIT else 0
@@ -319,7 +325,8 @@ class WindowsMemory:
         if region.kind is RegionKind.GUARD:
             return (MEM_RESERVE, 0, region.start, PAGE_NOACCESS, MEM_PRIVATE)
         protect = page_protect(region.prot) if region.prot else PAGE_NOACCESS
-        return (MEM_COMMIT, protect, region.start, protect, kind)
+        base = space.regions.growth_floor(region) if region.grows_down else region.start
+        return (MEM_COMMIT, protect, base, protect, kind)
 
 
 def _state(region) -> int | None:
