@@ -38,6 +38,7 @@ from emu.walk import Access, Walk, walk
 from .abi.linux.files import FileCalls
 from .abi.linux.mman import LinuxMemory, MemoryCalls
 from .abi.linux.process import ProcessCalls
+from .abi.linux.procfs import ProcFiles
 from .abi.linux.signals import SignalCalls
 from .abi.linux.time import TimeCalls
 from .abi.windows.syscalls import VirtualCalls
@@ -151,7 +152,7 @@ class Machine:
         self.windows = WindowsMemory(self.table, self.ram.size + self.pagefile.size)
         self.syscalls.register_all(ProcessCalls(self.table, self.scheduler, self.tls,
                                                 deterministic=seed is not None).handlers())
-        self.syscalls.register_all(FileCalls(self.clock).handlers())
+        self.syscalls.register_all(FileCalls(self.clock, ProcFiles(self.table)).handlers())
         self.syscalls.register_all(SignalCalls(self.table, self.signals).handlers())
         self.syscalls.register_all(TimeCalls(self.clock).handlers())
         self.syscalls.register_all(MemoryCalls(self.linux).handlers())

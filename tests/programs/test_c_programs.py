@@ -32,6 +32,7 @@ CASES = {
     "setjmp_test": ([], b"", 0),
     "stdin_echo": ([], b"first line\nsecond\n\nlast without newline", 0),
     "clocks": ([], b"", 0),
+    "proc_self": (["a", "b c"], b"", 0),
 }
 
 

@@ -5,6 +5,7 @@ position and flags live there, so ``dup`` and ``fork`` share them. The kinds:
 
 * :class:`HostFile`: a regular file under the root (read, write, seek, map);
 * :class:`Directory`: a directory under the root (``getdents64``, a base for ``openat``);
+* :class:`Snapshot`: a read-only file made at open (``/proc/self/maps`` and its kin);
 * :class:`PipeEnd`: one end of a pipe, whose buffer (64 KiB) lives in the kernel;
 * :class:`Console`: the standard streams the machine was given: input from bytes or a host
   descriptor, output to the writing process's capture and the machine's output hook.
@@ -25,6 +26,7 @@ import posixpath
 import select
 import stat as pystat
 import struct
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -229,6 +231,37 @@ class Directory(OpenFile):
 
     def stat(self) -> Stat:
         return Stat.of(_host(os.stat, self.path))
+
+
+class Snapshot(OpenFile):
+    """A read-only file whose bytes were made when it was opened (the files of /proc)."""
+
+    kind = "proc file"
+
+    def __init__(self, data: bytes, guest_path: str, flags: int):
+        super().__init__(flags)
+        self.data, self.guest_path = data, guest_path
+        self.position = 0
+
+    def read(self, count: int, proc=None) -> bytes:
+        data = self.pread(count, self.position)
+        self.position += len(data)
+        return data
+
+    def pread(self, count: int, offset: int) -> bytes:
+        if offset < 0:
+            raise FileError(errno.EINVAL, "negative offset")
+        return self.data[offset:offset + count]
+
+    def seek(self, offset: int, whence: int) -> int:
+        base = {SEEK_SET: 0, SEEK_CUR: self.position, SEEK_END: len(self.data)}.get(whence)
+        if base is None or base + offset < 0:
+            raise FileError(errno.EINVAL, f"bad seek {offset} from {whence}")
+        self.position = base + offset
+        return self.position
+
+    def stat(self) -> Stat:
+        return Stat(pystat.S_IFREG | 0o444, 0, zlib.crc32(self.guest_path.encode()), dev=4)
 
 
 class Pipe:

@@ -6,44 +6,16 @@ import os
 
 from emu.mmu import Pte
 
-from ..vm.objects import FileObject
-from ..vm.regions import IMAGE_KINDS
+from ..vm.maps import maps_rows, maps_text
 from .base import View
 from .ptdump import leaves
 
 _D = int(Pte.D)
 
 
-def _pathname(region) -> str:
-    kind, name = region.kind, region.name
-    if kind in ("stack", "vvar", "vdso") or kind == "brk":
-        return name
-    if kind in ("text", "data", "rodata"):
-        return name
-    if kind == "mmap":
-        return name if name and not name.startswith("[") else (name or "")
-    if kind == "vm":
-        return "[anon:VirtualAlloc]"
-    return f"[anon:{name}]"
-
-
-def _perms(region) -> str:
-    return region.prot.letters + ("s" if region.shared else "p")
-
-
 def maps_view(machine, pid: int) -> View:
-    space = machine.process(pid).space
-    rows, lines = [], []
-    for region in space.regions:
-        offset = region.offset if isinstance(region.backing, FileObject) or \
-            region.kind in IMAGE_KINDS else 0
-        row = {"start": region.start, "end": region.end, "perms": _perms(region),
-               "offset": offset, "dev": "00:00", "inode": 0,
-               "pathname": _pathname(region), "kind": region.kind}
-        rows.append(row)
-        head = f"{region.start:08x}-{region.end:08x} {row['perms']} {offset:08x} 00:00 0"
-        lines.append(f"{head:<48} {row['pathname']}".rstrip())  # the column Linux pads to
-    return View("maps", {"pid": pid, "regions": rows}, "\n".join(lines) + "\n")
+    rows = maps_rows(machine.process(pid).space)
+    return View("maps", {"pid": pid, "regions": rows}, maps_text(rows))
 
 
 def pmap_view(machine, pid: int) -> View:

@@ -6,6 +6,7 @@ host descriptor behind it is a terminal), sendfile64, ftruncate64, fsync.
 Paths (under the root, from the working directory): open, openat, stat64, lstat64, fstat64,
 fstatat64, statx, access, faccessat, readlink (``/proc/self/exe``), readlinkat, getcwd,
 chdir, fchdir, mkdir(at), rmdir, unlink(at), rename(at/at2), getdents64, umask.
+Paths under ``/proc`` go to :mod:`.procfs` (``/proc/self/maps`` and its kin).
 
 A call that cannot complete yet (reading an empty pipe) raises :class:`WouldBlock`: the
 syscall table puts the process to sleep and runs the call again later.
@@ -62,6 +63,7 @@ from ...uapi.fcntl import (
 )
 from ...uapi.types import signed32
 from ...vm.uaccess import copy_from_user, copy_to_user, string_from_user
+from .procfs import ProcFiles, is_proc
 
 MAX_IO = 1 << 20  # bytes moved by one call at most; more is a short count, as POSIX allows
 TCGETS, TIOCGWINSZ, TIOCGPGRP, FIONREAD = 0x5401, 0x5413, 0x540F, 0x541B
@@ -99,8 +101,9 @@ def statx_bytes(st: Stat) -> bytes:
 
 
 class FileCalls:
-    def __init__(self, clock: Clock):
+    def __init__(self, clock: Clock, procfs: ProcFiles):
         self.clock = clock
+        self.procfs = procfs
 
     def handlers(self) -> dict:
         return {
@@ -282,14 +285,20 @@ class FileCalls:
 
     def open(self, proc: Process, args) -> int:
         path_va, flags, mode = args[:3]
-        return proc.files.open(_path(proc, path_va), flags, mode,
-                               cloexec=bool(flags & O_CLOEXEC))
+        return self._open(proc, _path(proc, path_va), flags, mode, None)
 
     def openat(self, proc: Process, args) -> int:
         dirfd, path_va, flags, mode = args[:4]
         path = _path(proc, path_va)
         base = None if path.startswith("/") else proc.files.base_of(signed32(dirfd))
-        return proc.files.open(path, flags, mode, base, cloexec=bool(flags & O_CLOEXEC))
+        return self._open(proc, path, flags, mode, base)
+
+    def _open(self, proc: Process, path: str, flags: int, mode: int, base: str | None) -> int:
+        cloexec = bool(flags & O_CLOEXEC)
+        guest = proc.files.guest_path(path, base)
+        if is_proc(guest):
+            return proc.files.install(self.procfs.open(proc, guest, flags), cloexec=cloexec)
+        return proc.files.open(path, flags, mode, base, cloexec=cloexec)
 
     def close(self, proc: Process, args) -> int:
         proc.files.close(args[0])
@@ -378,6 +387,9 @@ class FileCalls:
     # -- paths -----------------------------------------------------------------------------
 
     def _stat_path(self, proc: Process, path: str, base: str | None, follow: bool) -> Stat:
+        guest = proc.files.guest_path(path, base)
+        if is_proc(guest):
+            return self.procfs.stat(proc, guest)
         host = proc.files.host_path(path, base, follow=follow)
         try:
             return Stat.of(os.stat(host) if follow else os.lstat(host))
@@ -420,6 +432,12 @@ class FileCalls:
         return 0
 
     def _access(self, proc: Process, path: str, base: str | None, mode: int) -> int:
+        guest = proc.files.guest_path(path, base)
+        if is_proc(guest):
+            self.procfs.stat(proc, guest)
+            if mode & (W_OK | X_OK):
+                raise FileError(errno.EACCES, f"{path} is read-only")
+            return 0
         host = proc.files.host_path(path, base)
         if not os.path.exists(host):
             raise FileError(errno.ENOENT, f"{path}: no such file")

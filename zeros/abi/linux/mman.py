@@ -20,12 +20,14 @@ MAP_FIXED and munmap refuse to touch them (EINVAL), mprotect too (EACCES).
 from __future__ import annotations
 
 import dataclasses
+import struct
 
 from emu.mmu import PAGE_SIZE, page_down, page_up
 
 from ... import budget
 from ...errors import FileError, MappingError, OutOfMemory, SyscallError, VmError
 from ...layout import BRK_MAX, MMAP_BOTTOM, MMAP_TOP, STACK_MAX, USER_MIN, USER_TOP
+from ...proc.files import HostFile
 from ...proc.process import Process
 from ...proc.table import ProcessTable
 from ...uapi import errno as linux
@@ -54,7 +56,7 @@ from ...vm.memory import VirtualMemory
 from ...vm.objects import FileObject
 from ...vm.protect import set_protection
 from ...vm.regions import KERNEL_KINDS, Prot, RegionKind
-from ...vm.uaccess import copy_to_user
+from ...vm.uaccess import copy_from_user, copy_to_user
 
 MREMAP_MAYMOVE, MREMAP_FIXED = 1, 2
 
@@ -122,6 +124,8 @@ class LinuxMemory:
                 opened = proc.files.get(fd)
             except FileError as error:
                 raise VmError(error.errno, f"mmap: {error}") from None
+            if not isinstance(opened, HostFile):  # a pipe, a terminal, a directory, /proc
+                raise VmError(linux.ENODEV, f"mmap: fd {fd} is a {opened.kind}: no mapping")
             if not opened.readable:
                 raise VmError(linux.EACCES, f"mmap: fd {fd} is not open for reading")
             if shared and prot & Prot.WRITE and not opened.writable:
@@ -348,13 +352,15 @@ class LinuxMemory:
 
 
 class MemoryCalls:
-    """The guest side: mmap2, munmap, mprotect, mincore, msync, madvise, brk."""
+    """The guest side: mmap2 (and the old mmap), munmap, mremap, mprotect, mincore, msync,
+    madvise, brk."""
 
     def __init__(self, linux_memory: LinuxMemory):
         self.linux = linux_memory
 
     def handlers(self) -> dict:
-        return {nr.NR_mmap2: (self.mmap2, 6), nr.NR_munmap: (self.munmap, 2),
+        return {nr.NR_mmap2: (self.mmap2, 6), nr.NR_mmap: (self.old_mmap, 1),
+                nr.NR_munmap: (self.munmap, 2),
                 nr.NR_mremap: (self.mremap, 5),
                 nr.NR_mprotect: (self.mprotect, 3), nr.NR_mincore: (self.mincore, 3),
                 nr.NR_msync: (self.msync, 3), nr.NR_madvise: (self.madvise, 3),
@@ -364,6 +370,15 @@ class MemoryCalls:
         addr, length, prot, flags, fd, pgoff = args
         return self.linux.mmap(proc.pid, addr, length, prot, flags, signed32(fd),
                                pgoff * PAGE_SIZE)
+
+    def old_mmap(self, proc: Process, args) -> int:
+        """i386's first mmap: its six arguments in a block in memory, the offset in bytes
+        (old_mmap in arch/x86/kernel/sys_i386_32.c: EINVAL unless page-aligned)."""
+        addr, length, prot, flags, fd, offset = struct.unpack(
+            "<6I", copy_from_user(proc.space, args[0], 24))
+        if offset % PAGE_SIZE:
+            raise VmError(linux.EINVAL, f"mmap: offset {offset:#x} is not page-aligned")
+        return self.linux.mmap(proc.pid, addr, length, prot, flags, signed32(fd), offset)
 
     def munmap(self, proc: Process, args) -> int:
         self.linux.munmap(proc.pid, args[0], args[1])

@@ -1,0 +1,47 @@
+"""An address space as ``/proc/PID/maps`` lists it: one line per region, with its
+permissions, file offset and pathname. The debug view (``--show maps``) and the guest's own
+``/proc/self/maps`` are both made here, so they always agree."""
+
+from __future__ import annotations
+
+from .addrspace import AddressSpace
+from .objects import FileObject
+from .regions import IMAGE_KINDS, Region
+
+
+def pathname(region: Region) -> str:
+    """The last column: the file, ``[stack]``/``[heap]``/``[vvar]``/``[vdso]``, nothing
+    for anonymous memory, ``[anon:...]`` for ZerOS and Windows regions."""
+    kind, name = region.kind, region.name
+    if kind in ("stack", "vvar", "vdso", "brk", "text", "data", "rodata"):
+        return name
+    if kind == "mmap":
+        return name
+    if kind == "vm":
+        return "[anon:VirtualAlloc]"
+    return f"[anon:{name}]"
+
+
+def perms(region: Region) -> str:
+    return region.prot.letters + ("s" if region.shared else "p")
+
+
+def maps_rows(space: AddressSpace) -> list[dict]:
+    rows = []
+    for region in space.regions:
+        offset = region.offset if isinstance(region.backing, FileObject) or \
+            region.kind in IMAGE_KINDS else 0
+        rows.append({"start": region.start, "end": region.end, "perms": perms(region),
+                     "offset": offset, "dev": "00:00", "inode": 0,
+                     "pathname": pathname(region), "kind": region.kind})
+    return rows
+
+
+def maps_text(rows: list[dict]) -> str:
+    lines = []
+    for row in rows:
+        head = f"{row['start']:08x}-{row['end']:08x} {row['perms']} {row['offset']:08x} 00:00 0 "
+        # a name starts where Linux pads to (show_map_vma: 25 + 6 x 4 - 1 columns, then a
+        # space); an anonymous line ends in the space after the inode, as Linux's does
+        lines.append(f"{head:<48} {row['pathname']}" if row["pathname"] else head)
+    return "".join(line + "\n" for line in lines)
