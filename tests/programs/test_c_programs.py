@@ -4,6 +4,7 @@ be the same."""
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -68,3 +69,39 @@ def test_exec_of_another_static_program(libc, built, tmp_path):
     assert b"exec'd child exited 0" in native.stdout and b"[from]" in native.stdout
     assert (ours.status, ours.stdout, ours.stderr) == \
         (native.status, native.stdout, native.stderr)
+
+
+def _maps(text: str) -> list[tuple[str, str, str]]:
+    """(perms, offset, what) per line; the kernel's own areas by name."""
+    out = []
+    for line in text.splitlines():
+        fields = line.split(maxsplit=5)
+        name = fields[5] if len(fields) > 5 else ""
+        out.append((fields[1], fields[2], os.path.basename(name) if name.startswith("/")
+                    else name))
+    return out
+
+
+@pytest.mark.parametrize("libc", LIBCS)
+def test_maps_list_what_linux_lists(libc, built, tmp_path):
+    """The program's own lines (perms, file offsets, names), its heap, the mapped file, the
+    anonymous mappings and the stack are as in Linux's /proc/self/maps; the kernel's
+    vvar/vdso differ by kernel ([vvar_vclock] on a 64-bit host) and are checked by name."""
+    exe = built("maps_dump", libc)
+    outcomes = []
+    for side in ("native", "zeros"):
+        work = tmp_path / side
+        work.mkdir()
+        run = run_native if side == "native" else run_zeros
+        outcome = run([str(exe)], work, ENV) if side == "native" else \
+            run(exe, ["./maps_dump"], work, ENV)
+        assert outcome.status == 0, outcome
+        outcomes.append(_maps(outcome.stdout.decode()))
+    native, ours = outcomes
+    kernel = {"[vvar]", "[vvar_vclock]", "[vdso]"}
+    assert [line for line in ours if line[2] not in kernel] == \
+        [line for line in native if line[2] not in kernel]
+    assert [line for line in ours if line[2] in kernel] == \
+        [("r--p", "00000000", "[vvar]"), ("r-xp", "00000000", "[vdso]")]
+    assert ("r--s", "00000000", "maps_dump.data") in ours and \
+        ("rw-p", "00000000", "[heap]") in ours
