@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 from emu.cpu import Cpu
 from emu.errors import EmuError
-from emu.mmu import PAGE_SIZE
+from emu.mmu import PAGE_SIZE, Cr4
 from emu.paging import X86_32
 from emu.ram import PhysicalMemory
 from emu.walk import Access, Walk, walk
@@ -146,7 +146,10 @@ class Machine:
                                   output=self._output, random=random_bytes)
         self.scheduler = Scheduler(self.cpu, self.table, self.frames, self.vdso, self.signals,
                                    self.tls, self.clock)
-        self.traps = Traps(self.table, self.vm.resolver, self.scheduler, self.signals)
+        self.traps = Traps(self.table, self.vm.resolver, self.scheduler, self.signals,
+                           self.clock.counter if self.clock.virtual else None)
+        if self.clock.virtual:  # ring 3's rdtsc traps to the virtual counter
+            self.cpu.set_cr4_bits(Cr4.TSD)
         self.syscalls = Syscalls(self.cpu, self.table, self.scheduler)
         self.linux = LinuxMemory(self.table, self.vm)
         self.windows = WindowsMemory(self.table, self.ram.size + self.pagefile.size)

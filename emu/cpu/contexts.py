@@ -37,6 +37,19 @@ class ContextOps:
                 self.uc.reg_write(X.UC_X86_REG_MXCSR, MXCSR_LINUX)
             self.uc.context_update(template)
 
+    def set_cr4_bits(self, bits: int) -> None:
+        """Set CR4 bits for good: in the live CPU and in every context made from now on (the
+        templates). TSD, for one: ``rdtsc`` in ring 3 then raises #GP, for a kernel that
+        gives its own counter."""
+        keep = self._ctx_keep
+        self.uc.context_update(keep)
+        for template in (self.user_template, self.kernel_template):
+            self.uc.context_restore(template)
+            self.uc.reg_write(X.UC_X86_REG_CR4, self.uc.reg_read(X.UC_X86_REG_CR4) | bits)
+            self.uc.context_update(template)
+        self.uc.context_restore(keep)
+        self.uc.reg_write(X.UC_X86_REG_CR4, self.uc.reg_read(X.UC_X86_REG_CR4) | bits)
+
     def new_user_context(self, eip: int, esp: int, cr3: int):
         """A ring-3 context (CS 0x1B, SS/DS/ES 0x23, IF set) starting at ``eip``."""
         return self._new_context(self.user_template, eip, esp, cr3)

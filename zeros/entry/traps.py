@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from emu.cpu import Trap, Vector
+from emu.cpu import Reg, Trap, Vector
 from emu.mmu import PfError
 
-from ..errors import HandlerError, OutOfMemory
+from ..errors import HandlerError, OutOfMemory, ZerosError
 from ..layout import USER_TOP
 from ..proc.process import Fault, Process
 from ..proc.scheduler import Scheduler
@@ -22,6 +22,7 @@ from ..proc.signals import SEGV_ACCERR, SEGV_MAPERR, Signals, siginfo
 from ..proc.table import ProcessTable
 from ..uapi.signals import SIGKILL, SIGSEGV, VECTOR_SIGNALS, signal_name
 from ..vm.fault import FaultResolver
+from ..vm.uaccess import copy_from_user
 from .report import describe, fault_report, fault_walk
 
 _WRITE, _PRESENT = int(PfError.W), int(PfError.P)  # ints: IntFlag math is slow
@@ -30,11 +31,14 @@ _BP, _OF, _PF, _GP = int(Vector.BP), int(Vector.OF), int(Vector.PF), int(Vector.
 
 class Traps:
     def __init__(self, table: ProcessTable, resolver: FaultResolver, scheduler: Scheduler,
-                 signals: Signals):
+                 signals: Signals, counter: Callable[[], int] | None = None):
         self.table = table
         self.resolver = resolver
         self.scheduler = scheduler
         self.signals = signals
+        # the time-stamp counter ring 3's rdtsc reads when CR4.TSD makes it trap (None: the
+        # CPU's own, and no trap)
+        self.counter = counter
         # int3 calls these with the process and then goes on (no handler: SIGTRAP)
         self.breakpoint_handlers: list[Callable[[Process], None]] = []
 
@@ -63,12 +67,34 @@ class Traps:
                 except Exception as error:  # the caller's: run() re-raises it
                     raise HandlerError(f"breakpoint handler {handler!r} raised") from error
             return
+        if trap.vector == _GP and self.counter is not None and self._rdtsc(proc, trap.eip):
+            return
         if trap.software and trap.vector not in (_BP, _OF):
             # `int n` towards a gate of DPL 0: the CPU raises #GP(n*8+2) instead
             what = f"int {trap.vector:#x} from ring 3: no interrupt gate of DPL 3"
             self.kill(proc, Trap(_GP, trap.eip - 2, trap.vector * 8 + 2, 0, True), what)
             return
         self.kill(proc, trap)
+
+    def _rdtsc(self, proc: Process, eip: int) -> bool:
+        """A #GP on ``rdtsc`` (0F 31) or ``rdtscp`` (0F 01 F9) with CR4.TSD set: answer
+        EDX:EAX (and ECX, the processor number, for rdtscp) and go on after it."""
+        try:
+            code = copy_from_user(proc.space, eip, 2)
+            if code == b"\x0f\x01":
+                code += copy_from_user(proc.space, eip + 2, 1)
+        except ZerosError:
+            return False
+        if code not in (b"\x0f\x31", b"\x0f\x01\xf9"):
+            return False
+        self.scheduler.return_to_user(proc)  # a kernel entry: the clock moves, [vvar] may
+        value, cpu = self.counter(), self.table.cpu  # be refreshed: read the counter after
+        cpu.set_reg(Reg.EAX, value & 0xFFFFFFFF)
+        cpu.set_reg(Reg.EDX, value >> 32 & 0xFFFFFFFF)
+        if len(code) == 3:
+            cpu.set_reg(Reg.ECX, 0)
+        cpu.set_reg(Reg.EIP, eip + len(code))
+        return True
 
     def kill(self, proc: Process, trap: Trap, what: str | None = None) -> None:
         """Send ``proc`` the signal Linux sends for ``trap``: to its handler when it has one

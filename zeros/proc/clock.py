@@ -6,8 +6,11 @@
   (2026-01-01 00:00:00 UTC for the realtime clock) and advance by one microsecond at every
   kernel entry and by exactly what a guest sleeps: the same guests give the same times.
 
-The vDSO reads the clock from [vvar] (see ``zeros.proc.vdso``); with the real clock it also
-interpolates between kernel entries with the time-stamp counter, as Linux's does.
+The vDSO reads the clock from [vvar] (see ``zeros.proc.vdso``) and interpolates between kernel
+entries with the time-stamp counter, as Linux's does. With the real clock that is the host's
+counter; with the virtual one it is a virtual counter at 2 GHz (``rdtsc`` in ring 3 traps to
+the kernel then, CR4.TSD, which answers :meth:`Clock.counter` and counts it as a kernel
+entry), so a guest that waits for the clock to move sees it move, the same in every run.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from emu import tsc
 
 VIRTUAL_EPOCH_NS = 1_767_225_600 * 10**9  # 2026-01-01T00:00:00Z
 CALIBRATION_NS = 2_000_000  # TSC rate measured over at least this much host time
+VIRTUAL_TSC_PER_NS = 2  # the virtual clock's time-stamp counter runs at 2 GHz
 
 
 class Clock:
@@ -46,10 +50,16 @@ class Clock:
         if self.virtual:
             self.slept_ns += max(0, monotonic_ns - self.monotonic_ns())
 
+    def counter(self) -> int:
+        """The virtual time-stamp counter now (what an emulated ``rdtsc`` answers)."""
+        return self.monotonic_ns() * VIRTUAL_TSC_PER_NS
+
     def sample(self) -> tuple[int, int, int, int]:
         """(tsc, realtime ns, monotonic ns, tsc_mult) at one moment, for [vvar]."""
-        counter = None if self.virtual else tsc.read()
         real, mono = self.realtime_ns(), self.monotonic_ns()
+        if self.virtual:
+            return mono * VIRTUAL_TSC_PER_NS, real, mono, (1 << 32) // VIRTUAL_TSC_PER_NS
+        counter = tsc.read()
         if counter is None:
             return 0, real, mono, 0
         if self._tsc0 is None:

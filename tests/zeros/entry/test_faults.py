@@ -1,10 +1,12 @@
 """Whatever a guest does, the harness stops it with a report and never hangs."""
 
 import logging
+import struct
 
 import pytest
 
 from tests.conftest import ASM
+from zeros import Machine
 from zeros.proc.process import EXITED, KILLED
 
 EXIT0 = "mov eax, 1\nxor ebx, ebx\nint 0x80\n"
@@ -122,3 +124,44 @@ def test_a_kernel_error_kills_only_the_process_that_reached_it(machine, caplog):
     assert "kernel error: RuntimeError: deliberate" in results[bad].message
     assert results[good].stdout == b"Hello, world!\n"
     assert "deliberate" in caplog.text
+
+
+RDTSC_TWICE = """
+    rdtsc
+    mov esi, eax
+    mov edi, edx
+    rdtscp
+    push ecx
+    push edx
+    push eax
+    push edi
+    push esi                ; first, second, aux on the stack: write them out
+    mov eax, 4
+    mov ebx, 1
+    mov ecx, esp
+    mov edx, 20
+    int 0x80
+    hlt                     ; a #GP the kernel does not emulate: still SIGSEGV
+"""
+
+
+def test_with_a_seed_rdtsc_reads_the_virtual_counter():
+    """CR4.TSD makes ring 3's rdtsc/rdtscp trap; the kernel answers from the virtual clock
+    (2 GHz, one microsecond per kernel entry) and the guest goes on after the instruction."""
+    outputs = []
+    for _ in range(2):
+        with Machine(ram_size=4 << 20, seed=3) as m:
+            pid = m.spawn(RDTSC_TWICE.encode())
+            result = m.run(timeout=10)[pid]
+            assert result.signal_name == "SIGSEGV" and result.fault.vector == 13
+            outputs.append(result.stdout)
+    first, second, aux = struct.unpack("<QQI", outputs[0])
+    assert outputs[0] == outputs[1]  # the same every run
+    assert second - first == 2000 and aux == 0  # one kernel entry, 1 us at 2 GHz apart
+
+
+def test_without_a_seed_rdtsc_is_the_cpus_own(run_guest):
+    result = run_guest(RDTSC_TWICE.replace("hlt", "mov eax, 1\nxor ebx, ebx\nint 0x80"))
+    first, second, _ = struct.unpack("<QQI", result.stdout)
+    assert result.exit_code == 0 and result.syscalls == 2  # no trap on the way
+    assert second > first > 10**6  # the host's counter
