@@ -5,7 +5,7 @@ position and flags live there, so ``dup`` and ``fork`` share them. The kinds:
 
 * :class:`HostFile`: a regular file under the root (read, write, seek, map);
 * :class:`Directory`: a directory under the root (``getdents64``, a base for ``openat``);
-* :class:`Snapshot`: a read-only file made at open (``/proc/self/maps`` and its kin);
+* :class:`Snapshot`: a read-only file made at the first read (``/proc/self/maps``...);
 * :class:`PipeEnd`: one end of a pipe, whose buffer (64 KiB) lives in the kernel;
 * :class:`Console`: the standard streams the machine was given: input from bytes or a host
   descriptor, output to the writing process's capture and the machine's output hook.
@@ -234,14 +234,22 @@ class Directory(OpenFile):
 
 
 class Snapshot(OpenFile):
-    """A read-only file whose bytes were made when it was opened (the files of /proc)."""
+    """A read-only file whose bytes are made when it is first read (the files of /proc: as
+    with Linux's seq_file, what happened between open and read shows)."""
 
     kind = "proc file"
 
-    def __init__(self, data: bytes, guest_path: str, flags: int):
+    def __init__(self, make: Callable[[], bytes], guest_path: str, flags: int):
         super().__init__(flags)
-        self.data, self.guest_path = data, guest_path
+        self.make, self.guest_path = make, guest_path
+        self._data: bytes | None = None
         self.position = 0
+
+    @property
+    def data(self) -> bytes:
+        if self._data is None:
+            self._data = self.make()
+        return self._data
 
     def read(self, count: int, proc=None) -> bytes:
         data = self.pread(count, self.position)

@@ -31,6 +31,10 @@ class MemoryObject:
     def mapped_region(self) -> None:
         self.regions += 1
 
+    def merged_region(self) -> None:
+        """Two of its regions became one."""
+        self.regions -= 1
+
     def unmapped_region(self, region: Region | None = None) -> None:
         self.regions -= 1
         if self.regions <= 0:

@@ -166,6 +166,23 @@ class RegionMap:
             right.backing.mapped_region()
         return right
 
+    def merge(self, start: int, end: int) -> None:
+        """Join the regions in [start, end) with each other and with their neighbours where
+        Linux's vma_merge would: adjacent mmap regions with the same rights and flags, both
+        private anonymous or consecutive pieces of the same object (after mprotect, or an
+        mmap next to a like mapping, /proc/PID/maps shows one line, as on Linux)."""
+        i = max(bisect.bisect_right(self._starts, start - 1) - 1, 0)
+        while i + 1 < len(self._regions) and self._regions[i].start <= end:
+            left, right = self._regions[i], self._regions[i + 1]
+            if not _mergeable(left, right):
+                i += 1
+                continue
+            left.end = right.end
+            del self._starts[i + 1]
+            del self._regions[i + 1]
+            if right.backing is not None:
+                right.backing.merged_region()
+
     def resize(self, region: Region, start: int, end: int) -> None:
         """Move a region's bounds; refuses to overlap a neighbour."""
         clash = [r for r in self.overlapping(start, end) if r is not region]
@@ -186,3 +203,14 @@ class RegionMap:
             return None
         a, b = gaps[-1] if top_down else gaps[0]
         return b - size if top_down else a
+
+
+def _mergeable(left: Region, right: Region) -> bool:
+    return (left.end == right.start and left.kind is RegionKind.MMAP and
+            right.kind is RegionKind.MMAP and left.prot == right.prot and
+            left.name == right.name and left.shared == right.shared and
+            left.demand == right.demand and not (left.grows_down or right.grows_down or
+                                                 left.guard or right.guard) and
+            left.reservation is None and right.reservation is None and
+            left.backing is right.backing and
+            (left.backing is None or left.offset + left.size == right.offset))

@@ -215,6 +215,44 @@ def test_mprotect(env):
     assert errno_of(m.linux.mprotect, pid, va, PAGE, 8) == linux.EINVAL
 
 
+def _spans(m, pid, start, end):
+    return [(r.start, r.end, r.prot.letters) for r in m.process(pid).space.regions
+            if r.start < end and r.end > start]
+
+
+def test_like_neighbours_merge_as_linux_vmas_do(env):
+    """mprotect back to the same rights, and an mmap next to a like mapping, leave one
+    region (one line of /proc/PID/maps); different rights, objects or files do not."""
+    m, pid, _ = env
+    va = m.linux.mmap(pid, 0, 4 * PAGE, RW, ANON)
+    m.linux.mprotect(pid, va + PAGE, PAGE, RO)
+    assert len(_spans(m, pid, va, va + 4 * PAGE)) == 3
+    m.linux.mprotect(pid, va + PAGE, PAGE, RW)
+    assert _spans(m, pid, va, va + 4 * PAGE) == [(va, va + 4 * PAGE, "rw-")]
+    below = m.linux.mmap(pid, 0, PAGE, RW, ANON)  # placed just below: joins it
+    assert below == va - PAGE and _spans(m, pid, below, va + 4 * PAGE) == \
+        [(below, va + 4 * PAGE, "rw-")]
+    other = m.linux.mmap(pid, 0, PAGE, RO, ANON)  # other rights: its own region
+    assert len(_spans(m, pid, other, va + 4 * PAGE)) == 2
+    shared = [m.linux.mmap(pid, 0x30000000 + k * PAGE, PAGE, RW,
+                           MAP_ANONYMOUS | MAP_SHARED | MAP_FIXED) for k in range(2)]
+    assert len(_spans(m, pid, shared[0], shared[1] + PAGE)) == 2  # two objects
+
+
+def test_consecutive_pieces_of_one_file_merge(env):
+    m, pid, _ = env
+    fd = m.process(pid).files.open("data.bin", O_RDONLY)
+    base = 0x30000000
+    m.linux.mmap(pid, base, PAGE, RO, MAP_PRIVATE | MAP_FIXED, fd, 0)
+    m.linux.mmap(pid, base + PAGE, PAGE, RO, MAP_PRIVATE | MAP_FIXED, fd, PAGE)
+    assert _spans(m, pid, base, base + 2 * PAGE) == [(base, base + 2 * PAGE, "r--")]
+    m.linux.mmap(pid, base + 2 * PAGE, PAGE, RO, MAP_PRIVATE | MAP_FIXED, fd, 0)  # offset 0
+    assert len(_spans(m, pid, base, base + 3 * PAGE)) == 2
+    assert m.read_virt(pid, base + PAGE - 1, 2) == b"AB"
+    m.linux.munmap(pid, base, 3 * PAGE)
+    assert not m.vm.files  # the merged region let the file go with the last mapping
+
+
 def test_mincore_and_msync_errors(env):
     m, pid, _ = env
     va = m.linux.mmap(pid, 0, PAGE, RW, ANON)

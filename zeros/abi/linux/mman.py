@@ -156,6 +156,7 @@ class LinuxMemory:
                 if isinstance(error, SyscallError):
                     raise
                 raise VmError(linux.ENOMEM, "mmap: MAP_POPULATE ran out of memory") from None
+        space.regions.merge(start, start + size)
         return start
 
     def _place(self, space, addr: int, size: int, flags: int) -> int:
@@ -234,6 +235,7 @@ class LinuxMemory:
                 raise VmError(linux.EACCES, "mprotect: the file is not open for writing")
         for region in space.carve(addr, end):
             set_protection(space, region, prot)
+        space.regions.merge(addr, end)
 
     def _writable_file(self, proc: Process, path: str) -> bool:
         return any(getattr(f, "path", None) == path and f.writable
@@ -316,6 +318,7 @@ class LinuxMemory:
             moved.backing.mapped_region()
         move_pages(space, addr, target, min(old_size, new_size), self.vm.pagefile)
         space.remove_region(piece)
+        space.regions.merge(target, target + new_size)
         return target
 
     def mincore(self, pid: int, addr: int, length: int) -> bytes:

@@ -1,5 +1,5 @@
 """/proc for guests: the files of ``/proc/self`` (or ``/proc/PID``) a program reads about its
-own memory, made when it opens them, in Linux's formats (fs/proc/task_mmu.c, array.c).
+own memory, made when it first reads them, in Linux's formats (fs/proc/task_mmu.c, array.c).
 
 * ``maps``: one line per region, the same text as ``zeros run --show maps``;
 * ``status``: name, pids and the Vm* lines (VmSize, VmRSS, VmData, VmStk, VmExe) in kB;
@@ -90,8 +90,8 @@ class ProcFiles:
         target, name = self._target(proc, guest_path)
         if flags & O_ACCMODE != O_RDONLY:
             raise FileError(errno.EACCES, f"{guest_path} is read-only")
-        return Snapshot(FILES[name](target).encode(errors="surrogateescape"), guest_path,
-                        flags)
+        return Snapshot(lambda: FILES[name](target).encode(errors="surrogateescape"),
+                        guest_path, flags)
 
     def stat(self, proc: Process, guest_path: str) -> Stat:
         return self.open(proc, guest_path, O_RDONLY).stat()
