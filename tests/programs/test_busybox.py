@@ -72,3 +72,23 @@ def test_busybox_like_native(command, tmp_path):
     assert (ours.status, ours.stdout, ours.stderr) == \
         (native.status, native.stdout, native.stderr)
     assert ours.files == native.files
+
+
+def test_a_lone_busybox_runs_its_applets_through_proc_self_exe(tmp_path):
+    """No applet links and no PATH: busybox's shell execs /proc/self/exe for each applet."""
+    if not BUSYBOX.exists():
+        pytest.skip("no busybox-static i386 (run .ci/toolchains.sh)")
+    command = ["sh", "-c", "echo a b c | wc -w; readlink /proc/self/exe | wc -c"]
+    outcomes = []
+    for side in ("native", "zeros"):
+        work = tmp_path / side
+        work.mkdir()
+        shutil.copy(BUSYBOX, work / "busybox")
+        env = {"PATH": "/nonexistent"}
+        outcomes.append(
+            run_native([str(work / "busybox"), *command], work, env) if side == "native"
+            else run_zeros(work / "busybox", ["./busybox", *command], work, env, ram=32 << 20))
+    native, ours = outcomes
+    assert native.stdout.startswith(b"3\n") and native.status == 0
+    assert (ours.status, ours.stdout.splitlines()[0], ours.stderr) == \
+        (native.status, b"3", native.stderr)

@@ -31,6 +31,7 @@ class Errno(enum.IntEnum):
     ENFILE = 23
     EMFILE = 24
     ENOTTY = 25
+    ETXTBSY = 26
     EFBIG = 27
     ENOSPC = 28
     ESPIPE = 29
@@ -71,6 +72,7 @@ EINVAL = Errno.EINVAL
 ENFILE = Errno.ENFILE
 EMFILE = Errno.EMFILE
 ENOTTY = Errno.ENOTTY
+ETXTBSY = Errno.ETXTBSY
 EFBIG = Errno.EFBIG
 ENOSPC = Errno.ENOSPC
 ESPIPE = Errno.ESPIPE

@@ -458,8 +458,9 @@ class FileCalls:
 
     def _readlink(self, proc: Process, path: str, base: str | None, buf: int,
                   size: int) -> int:
-        if path in ("/proc/self/exe", f"/proc/{proc.pid}/exe"):
-            target = os.fsencode(os.path.abspath(proc.path))
+        exe = self.procfs.exe(proc, proc.files.guest_path(path, base))
+        if exe is not None:
+            target = os.fsencode(exe)
         else:
             host = proc.files.host_path(path, base, follow=False)
             try:

@@ -25,6 +25,7 @@ from ...uapi import errno
 from ...uapi import unistd_32 as nr
 from ...uapi.types import signed32
 from ...vm.uaccess import copy_from_user, copy_to_user, string_from_user
+from .procfs import ProcFiles
 
 CLONE_VM, CLONE_FS, CLONE_FILES, CLONE_SIGHAND = 0x100, 0x200, 0x400, 0x800
 CLONE_VFORK, CLONE_PARENT, CLONE_THREAD, CLONE_SETTLS = 0x4000, 0x8000, 0x10000, 0x80000
@@ -43,6 +44,7 @@ class ProcessCalls:
         self.scheduler = scheduler
         self.tls = tls
         self.deterministic = deterministic
+        self.procfs = ProcFiles(table)  # execve of /proc/self/exe
 
     def handlers(self) -> dict:
         enosys = self.enosys
@@ -135,7 +137,8 @@ class ProcessCalls:
         path = os.fsdecode(string_from_user(proc.space, path_va))
         argv = self._strings(proc, argv_va)
         env = self._strings(proc, envp_va)
-        host = proc.files.host_path(path)
+        host = self.procfs.exe(proc, proc.files.guest_path(path)) or \
+            proc.files.host_path(path)
         if not os.path.exists(host):
             raise FileError(errno.ENOENT, f"{path}: no such file")
         if os.path.isdir(host) or not os.access(host, os.X_OK):

@@ -6,14 +6,17 @@ own memory, made when it first reads them, in Linux's formats (fs/proc/task_mmu.
 * ``statm``: size, resident, shared, text, lib, data and dt, in pages;
 * ``cmdline``: the arguments, each ending in a NUL.
 
-``/proc/self/exe`` is a symbolic link the readlink calls answer. Nothing else of /proc
-exists (ENOENT), and nothing in it can be written (EACCES).
+``/proc/self/exe`` is the running program: readlink answers its host path, open and stat
+and execve reach the file itself (busybox's shell runs its applets through it). Nothing else
+of /proc exists (ENOENT), and nothing in it can be written (EACCES).
 """
 
 from __future__ import annotations
 
+import os
+
 from ...errors import FileError, NoSuchProcess
-from ...proc.files import Snapshot, Stat
+from ...proc.files import HostFile, OpenFile, Snapshot, Stat
 from ...proc.process import Process
 from ...proc.table import ProcessTable
 from ...uapi import errno
@@ -72,9 +75,18 @@ class ProcFiles:
     def __init__(self, table: ProcessTable):
         self.table = table
 
+    def exe(self, proc: Process, guest_path: str) -> str | None:
+        """The host path of the program ``/proc/self/exe`` (or ``/proc/PID/exe``) names, or
+        None when ``guest_path`` is not such a link."""
+        parts = guest_path.split("/")[2:]
+        if len(parts) != 2 or parts[1] != "exe":
+            return None
+        target, _ = self._target(proc, guest_path)
+        return os.path.abspath(target.path)
+
     def _target(self, proc: Process, guest_path: str) -> tuple[Process, str]:
         parts = guest_path.split("/")[2:]
-        if len(parts) != 2 or parts[1] not in FILES:
+        if len(parts) != 2 or parts[1] not in FILES and parts[1] != "exe":
             raise FileError(errno.ENOENT, f"{guest_path}: no such file in ZerOS's /proc")
         if parts[0] == "self":
             return proc, parts[1]
@@ -86,7 +98,12 @@ class ProcFiles:
             raise FileError(errno.ENOENT, f"{guest_path}: the process has exited")
         return other, parts[1]
 
-    def open(self, proc: Process, guest_path: str, flags: int) -> Snapshot:
+    def open(self, proc: Process, guest_path: str, flags: int) -> OpenFile:
+        exe = self.exe(proc, guest_path)
+        if exe is not None:
+            if flags & O_ACCMODE != O_RDONLY:
+                raise FileError(errno.ETXTBSY, f"{guest_path} is a running program")
+            return HostFile(exe, guest_path, flags)
         target, name = self._target(proc, guest_path)
         if flags & O_ACCMODE != O_RDONLY:
             raise FileError(errno.EACCES, f"{guest_path} is read-only")
@@ -94,4 +111,11 @@ class ProcFiles:
                         guest_path, flags)
 
     def stat(self, proc: Process, guest_path: str) -> Stat:
+        exe = self.exe(proc, guest_path)
+        if exe is not None:  # the link, followed
+            try:
+                return Stat.of(os.stat(exe))
+            except OSError as error:
+                raise FileError(error.errno or errno.ENOENT, f"{exe}: {error.strerror}") \
+                    from None
         return self.open(proc, guest_path, O_RDONLY).stat()
