@@ -389,10 +389,36 @@ class _Silent(Exception):
         return "the assembler produced no output for this line"
 
 
+# A number Keystone's lexer reads: decimal, or octal with a leading 0 (hex and binary have a
+# prefix or suffix, and are left alone), outside string and character literals.
+_NUMBER = re.compile(r"""("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|(?<![\w$.])(\d+)(?![\w$.])""")
+
+
+def _radix_free(source: str) -> str:
+    """``source`` with every decimal (and leading-0 octal) number written in hex.
+
+    Keystone 0.9.2 reads bare numbers in the radix its parser happens to hold: its
+    ``MCAsmInfo`` radix is not initialised, so ``mov eax, 20`` became ``mov eax, 0x20`` in
+    some processes and not others (it changed with the length of the environment), and any
+    KS_OPT_SYNTAX setting forces radix 16. Numbers with a prefix mean the same in every
+    radix."""
+    def hexed(match: re.Match) -> str:
+        literal, digits = match.groups()
+        if literal is not None:
+            return literal
+        if len(digits) > 1 and digits[0] == "0":
+            if set(digits) & {"8", "9"}:
+                return digits  # not octal: let Keystone say so
+            return hex(int(digits, 8))
+        return hex(int(digits))
+    return _NUMBER.sub(hexed, source)
+
+
 def _ks_asm(source: str, base: int, resolver=None) -> tuple[bytes, str]:
     """Assemble; return (bytes, diagnostics) or raise KsError (with .diagnostics)."""
     from keystone import KS_ARCH_X86, KS_MODE_32, Ks, KsError
 
+    source = _radix_free(source)
     ks = _keystone()
     if resolver is not None:
         ks = Ks(KS_ARCH_X86, KS_MODE_32)
