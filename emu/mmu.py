@@ -108,6 +108,15 @@ class Cr0(enum.IntFlag):
     PG = 1 << 31  # Paging
 
 
+class Efer(enum.IntFlag):
+    """The extended feature enable register (MSR 0xC0000080)."""
+
+    SCE = 1 << 0  # syscall/sysret
+    LME = 1 << 8  # long mode enable
+    LMA = 1 << 10  # long mode active
+    NXE = 1 << 11  # the NX bit (63) of PAE and 4-level entries
+
+
 class Cr4(enum.IntFlag):
     VME = 1 << 0
     PVI = 1 << 1

@@ -29,7 +29,7 @@ from .mmu import PAGE_SHIFT, Pde, Pte
 
 # Bits of 64-bit entries (PAE and IA-32e) beyond the 32-bit ones.
 NX_BIT = 1 << 63  # execute-disable, honoured with EFER.NXE
-HIGH_IGNORED = 0x7FF0_0000_0000_0000  # bits 62:52, available to software (but see PDPTE)
+HIGH_IGNORED = 0x7FF0_0000_0000_0000  # bits 62:52: ignored in 4-level entries, reserved in PAE
 # MAXPHYADDR of the emulated CPU (CPUID 0x80000008 EAX[7:0]); entries with address bits at
 # or above it set are reserved-bit faults.
 PHYS_BITS = 40
@@ -70,6 +70,7 @@ class PagingFormat:
     pse36: bool = False  # 32-bit 4 MiB PDEs: bits 20:13 are physical bits 39:32
     canonical: bool = False  # addresses must be sign-extended from bit va_bits-1
     nx: bool = False  # entries have an execute-disable bit (bit 63)
+    high_reserved: bool = False  # bits 62:52 are reserved in every entry (PAE), not ignored
     entry_struct: struct.Struct = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -120,6 +121,8 @@ class PagingFormat:
             mask |= NX_BIT
         if large:  # bits between PAT (12) and the page's alignment
             mask |= ((1 << level.shift) - 1) & ~0x1FFF
+        if self.high_reserved:  # PAE: bits 62:MAXPHYADDR are reserved (SDM tables 4-8..11)
+            mask |= HIGH_IGNORED
         if not level.rights:  # the PAE PDPTE: QEMU refuses bits 62:52 and NX there (the
             mask |= HIGH_IGNORED | NX_BIT  # SDM's bits 2:1 and 8:5 it ignores: we follow it)
         return mask
@@ -146,7 +149,7 @@ PAE = PagingFormat(
     "PAE",
     (Level("PDPTE", 30, 2, rights=False, accessed=False, table_flags=int(Pte.P)),
      Level("PDE", 21, 9, large=True), Level("PTE", 12, 9)),
-    entry_size=8, va_bits=32, cr3_mask=0xFFFF_FFE0, nx=True)
+    entry_size=8, va_bits=32, cr3_mask=0xFFFF_FFE0, nx=True, high_reserved=True)
 
 IA32E = PagingFormat(
     "4-level",

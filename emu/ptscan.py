@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from .mmu import Pde, Pte
-from .paging import X86_32, Level, PagingFormat
+from .paging import NX_BIT, X86_32, Level, PagingFormat
 
 ReadTable = Callable[[int, int], tuple]  # (pa, count) -> count entries
 
@@ -33,6 +33,7 @@ class Span(NamedTuple):
     user: bool  # U/S of every level above (the leaf's own bit still decides)
     writable: bool  # R/W of every level above
     leaf: bool  # the lowest level (PTEs): entries name 4 KiB frames or are holes
+    executable: bool = True  # no NX bit in any level above
 
     def large(self, entry: int) -> bool:
         """Whether ``entry`` of this span maps a large page (not a table, not a hole)."""
@@ -47,11 +48,12 @@ def scan(read_table: ReadTable, root: int, start: int = 0, end: int | None = Non
     if start >= end:
         return
     yield from _descend(read_table, fmt, 0, root & fmt.cr3_mask, 0, start, end, True, True,
-                        pse)
+                        pse, True)
 
 
 def _descend(read_table, fmt: PagingFormat, depth: int, table: int, base: int, start: int,
-             end: int, user: bool, writable: bool, pse: bool) -> Iterator[Span]:
+             end: int, user: bool, writable: bool, pse: bool, executable: bool
+             ) -> Iterator[Span]:
     level = fmt.levels[depth]
     reach = level.reach
     leaf = depth == len(fmt.levels) - 1
@@ -61,7 +63,7 @@ def _descend(read_table, fmt: PagingFormat, depth: int, table: int, base: int, s
     entries = read_table(table + first * size, last - first)
     if leaf:
         yield Span(base + first * reach, reach, level, table + first * size, entries, user,
-                   writable, True)
+                   writable, True, executable)
         return
     run_from = None  # start of a run of non-table entries, as an index into `entries`
     for k, entry in enumerate(entries):
@@ -74,7 +76,7 @@ def _descend(read_table, fmt: PagingFormat, depth: int, table: int, base: int, s
         if run_from is not None:
             yield Span(base + (first + run_from) * reach, reach, level,
                        table + (first + run_from) * size, entries[run_from:k], user, writable,
-                       False)
+                       False, executable)
             run_from = None
         child_base = base + index * reach
         if level.rights:
@@ -82,13 +84,14 @@ def _descend(read_table, fmt: PagingFormat, depth: int, table: int, base: int, s
                 entry & _RW)
         else:
             child_user, child_writable = user, writable
+        child_executable = executable and not (fmt.nx and level.rights and entry & NX_BIT)
         yield from _descend(read_table, fmt, depth + 1, entry & fmt.addr_mask, child_base,
                             max(start, child_base), min(end, child_base + reach), child_user,
-                            child_writable, pse)
+                            child_writable, pse, child_executable)
     if run_from is not None:
         yield Span(base + (first + run_from) * reach, reach, level,
                    table + (first + run_from) * size, entries[run_from:], user, writable,
-                   False)
+                   False, executable)
 
 
 class Leaf(NamedTuple):
@@ -101,6 +104,7 @@ class Leaf(NamedTuple):
     pa: int | None  # the frame, when present
     user: bool  # effective U/S over every level
     writable: bool  # effective R/W over every level
+    executable: bool = True  # no NX bit at any level (always, without PAE)
 
 
 def leaves(read_table: ReadTable, root: int, start: int = 0, end: int | None = None,
@@ -115,6 +119,7 @@ def leaves(read_table: ReadTable, root: int, start: int = 0, end: int | None = N
                 pa = fmt.frame(span.level, entry, not span.leaf)
                 yield Leaf(va, span.page_size, name, entry, pa,
                            span.user and bool(entry & _US),
-                           span.writable and bool(entry & _RW))
+                           span.writable and bool(entry & _RW),
+                           span.executable and not (fmt.nx and entry & NX_BIT))
             elif holes:
                 yield Leaf(va, span.page_size, name, entry, None, False, False)

@@ -158,11 +158,14 @@ def describe_error_code(code: int) -> str:
 
 def walk(read: ReadEntry, cr3: int, va: int, access: Access | str = Access.READ,
          user: bool = True, wp: bool = True, pse: bool = True,
-         fmt: PagingFormat = X86_32, nxe: bool = False) -> Walk:
+         fmt: PagingFormat = X86_32, nxe: bool | None = None) -> Walk:
     """Translate ``va`` through the tables at ``cr3``; see the module docstring. ``read``
-    returns the entry (of ``fmt.entry_size`` bytes) at a physical address."""
+    returns the entry (of ``fmt.entry_size`` bytes) at a physical address. ``nxe``:
+    EFER.NXE (default: on for the formats that have an NX bit)."""
     if access.__class__ is not Access:
         access = Access.parse(access)
+    if nxe is None:
+        nxe = fmt.nx
     fetch_bit = nxe and fmt.nx
     if not fmt.is_canonical(va):
         fault = PageFault(0, PfError(0), "", f"non-canonical address {va:#x}: #GP",

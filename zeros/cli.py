@@ -74,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="start from an empty environment instead of the host's")
     run.add_argument("--seed", type=int, default=None, metavar="N",
                      help="a repeatable run: a virtual clock and random bytes from seed N")
+    run.add_argument("--paging", choices=["32", "pae"], default="32",
+                     help="the paging mode: 32 (two levels, 32-bit entries; the default) or "
+                          "pae (three levels, 64-bit entries, NX: data cannot be run)")
     run.add_argument("--ram", default="128M", help="physical RAM size (default 128M)")
     run.add_argument("--page-file", default=None, metavar="SIZE",
                      help="page file size (default 4 x RAM, 0 for none)")
@@ -212,7 +215,7 @@ def cmd_run(args) -> int:
     if any(not argv for argv in programs):
         raise ValueError("--also: no program given")
     machine = Machine(ram_size=args.ram, page_file=args.page_file, root=args.root,
-                      seed=args.seed)
+                      seed=args.seed, paging=args.paging)
     try:
         machine.table.console_fds = (0, 1, 2)  # what the guests' descriptors 0-2 stand for
         views = _Views(machine, args)

@@ -30,8 +30,8 @@ from collections.abc import Callable
 
 from emu.cpu import Cpu
 from emu.errors import EmuError
-from emu.mmu import PAGE_SIZE, Cr4
-from emu.paging import X86_32
+from emu.mmu import PAGE_SIZE, Cr4, Efer
+from emu.paging import PAE, X86_32
 from emu.ram import PhysicalMemory
 from emu.walk import Access, Walk, walk
 
@@ -99,6 +99,9 @@ def parse_size(text: str | int) -> int:
     return int(value * scale)
 
 
+PAGING = {"32": X86_32, "pae": PAE}  # Machine(paging=...), zeros run --paging
+
+
 class _Closed:
     """What a closed machine's API families become: every call is a clear error."""
 
@@ -111,14 +114,19 @@ class Machine:
 
     def __init__(self, ram_size: int | str = DEFAULT_RAM, direct_state: bool = True,
                  page_file: int | str | None = None, root: str | None = None,
-                 seed: int | None = None):
+                 seed: int | None = None, paging: str = "32"):
         """``page_file``: bytes of page file (default 4x RAM, 0 for none). ``root``: the
         directory guests' open() sees (default: the current directory). ``seed``: a
         repeatable run: a virtual clock, and random bytes (AT_RANDOM, getrandom) from this
-        seed. ``direct_state=False`` keeps every register access behind Unicorn's API
+        seed. ``paging``: "32" (two-level 32-bit paging, the default) or "pae" (three
+        levels, 64-bit entries, NX: pages without PROT_EXEC cannot be run).
+        ``direct_state=False`` keeps every register access behind Unicorn's API
         (slower; for comparing the two paths, see emu.cpu)."""
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ZerosError(f"seed must be an integer, not {seed!r}")
+        if paging not in PAGING:
+            raise ZerosError(f"paging must be one of {', '.join(PAGING)}, not {paging!r}")
+        fmt = PAGING[paging]
         ram_size = parse_size(ram_size)
         if not MIN_RAM <= ram_size <= MAX_RAM or ram_size % PAGE_SIZE:
             raise ZerosError(f"RAM size of {ram_size} bytes is not possible: it must be a "
@@ -133,14 +141,17 @@ class Machine:
         self.ram = PhysicalMemory(ram_size)
         self.cpu = Cpu(self.ram, direct_state=direct_state)
         self.frames = FrameAllocator(self.ram)
-        self.kernel = Kernel(self.cpu, self.frames, X86_32)
-        self.vm = VirtualMemory(self.frames, self.kernel.half, X86_32, page_file)
+        if fmt.nx:  # PAE paging, and NX honoured
+            self.cpu.set_control_bits(cr4=Cr4.PAE, efer=Efer.NXE)
+        self.kernel = Kernel(self.cpu, self.frames, fmt)
+        self.vm = VirtualMemory(self.frames, self.kernel.half, fmt, page_file)
         self.pagefile = self.vm.pagefile
         self.seed = seed
         self.clock = Clock(virtual=seed is not None)
         random_bytes = os.urandom if seed is None else random.Random(seed).randbytes
         self.vdso = Vdso(self.frames, self.clock)
-        self.signals = Signals(self.cpu)
+        self.signals = Signals(self.cpu, (self.vdso.address("__kernel_sigreturn"),
+                                          self.vdso.address("__kernel_rt_sigreturn")))
         self.tls = ThreadAreas(self.ram, self.kernel.gdt_pa)
         self.table = ProcessTable(self.cpu, self.vm, self.vdso, self.root, self.signals,
                                   output=self._output, random=random_bytes)
@@ -149,7 +160,7 @@ class Machine:
         self.traps = Traps(self.table, self.vm.resolver, self.scheduler, self.signals,
                            self.clock.counter if self.clock.virtual else None)
         if self.clock.virtual:  # ring 3's rdtsc traps to the virtual counter
-            self.cpu.set_cr4_bits(Cr4.TSD)
+            self.cpu.set_control_bits(cr4=Cr4.TSD)
         self.syscalls = Syscalls(self.cpu, self.table, self.scheduler)
         self.linux = LinuxMemory(self.table, self.vm)
         self.windows = WindowsMemory(self.table, self.ram.size + self.pagefile.size)

@@ -17,6 +17,7 @@ from .registers import GENERAL_REGS, GP_INDEX, REG_NAMES, SEG_NAMES, Reg
 
 FPCW_LINUX = 0x037F  # x87: round to nearest, 64-bit precision, every exception masked
 MXCSR_LINUX = 0x1F80  # SSE: round to nearest, every exception masked
+EFER = 0xC0000080  # the extended feature enable MSR (NXE is bit 11)
 
 
 class ContextOps:
@@ -37,18 +38,25 @@ class ContextOps:
                 self.uc.reg_write(X.UC_X86_REG_MXCSR, MXCSR_LINUX)
             self.uc.context_update(template)
 
-    def set_cr4_bits(self, bits: int) -> None:
-        """Set CR4 bits for good: in the live CPU and in every context made from now on (the
-        templates). TSD, for one: ``rdtsc`` in ring 3 then raises #GP, for a kernel that
-        gives its own counter."""
+    @property
+    def efer(self) -> int:
+        return self.uc.msr_read(EFER)
+
+    def set_control_bits(self, cr4: int = 0, efer: int = 0) -> None:
+        """Set CR4 and EFER bits for good: in the live CPU and in every context made from now
+        on (the templates). CR4.PAE with EFER.NXE switches to PAE paging with NX (the next
+        CR3 loaded names a PDPT); CR4.TSD makes ring 3's ``rdtsc`` raise #GP, for a kernel
+        that gives its own counter."""
         keep = self._ctx_keep
         self.uc.context_update(keep)
-        for template in (self.user_template, self.kernel_template):
-            self.uc.context_restore(template)
-            self.uc.reg_write(X.UC_X86_REG_CR4, self.uc.reg_read(X.UC_X86_REG_CR4) | bits)
-            self.uc.context_update(template)
-        self.uc.context_restore(keep)
-        self.uc.reg_write(X.UC_X86_REG_CR4, self.uc.reg_read(X.UC_X86_REG_CR4) | bits)
+        for template in (self.user_template, self.kernel_template, None):
+            self.uc.context_restore(keep if template is None else template)
+            if cr4:
+                self.uc.reg_write(X.UC_X86_REG_CR4, self.uc.reg_read(X.UC_X86_REG_CR4) | cr4)
+            if efer:
+                self.uc.msr_write(EFER, self.uc.msr_read(EFER) | efer)
+            if template is not None:
+                self.uc.context_update(template)
 
     def new_user_context(self, eip: int, esp: int, cr3: int):
         """A ring-3 context (CS 0x1B, SS/DS/ES 0x23, IF set) starting at ``eip``."""

@@ -16,21 +16,22 @@ import struct
 
 import pytest
 
-from emu.cpu import Cpu, Reg, Trap
+from emu.cpu import Cpu, Reg
 from emu.mmu import Cr0, Cr4, Pde, Pte, pdx, ptx
 from emu.ram import PhysicalMemory
 from emu.walk import Access, accessed_dirty_updates, walk
+from tests.emu.access_rig import AccessRig
 
 RAM = 16 << 20
 PD, PT0, GDT, CODE, USTACK, KSTACK = 0x1000, 0x2000, 0x3000, 0x4000, 0x5000, 0x6000
-CODE_READ, CODE_WRITE, CODE_EXEC = CODE, CODE + 0x100, CODE + 0x200
+CODE_READ = CODE  # where the read program starts (tests.emu.access_rig)
 TABLES = (4 << 20, 8 << 20)
 FRAMES = (8 << 20, 16 << 20)
 SEED = 20261122
 CASES = 3000
 
 
-class Rig:
+class Rig(AccessRig):
     def __init__(self, direct_state=True):
         self.ram = PhysicalMemory(RAM)
         self.cpu = Cpu(self.ram, direct_state=direct_state)
@@ -40,22 +41,9 @@ class Rig:
             self.ram.write_u32(PT0 + 4 * ptx(page), page | flags)
         self.ram.write_u32(PT0 + 4 * ptx(GDT), GDT | Pte.P | Pte.RW)
         self.ram.write_u32(PD, PT0 | Pde.P | Pde.RW | Pde.US)
-        self.ram.write(CODE_READ, b"\x8b\x03\xcd\x80")  # mov eax, [ebx]; int 0x80
-        self.ram.write(CODE_WRITE, b"\x89\x0b\xcd\x80")  # mov [ebx], ecx; int 0x80
-        self.ram.write(CODE_EXEC, b"\xff\xe3")  # jmp ebx
         self.user = self.cpu.new_user_context(CODE, USTACK + 0x1000, PD)
         self.kernel = self.cpu.new_kernel_context(CODE, KSTACK + 0x1000, PD)
-        self.events = []
-        self.cpu.syscall_handler = self._syscall
-        self.cpu.trap_handler = self._trap
-
-    def _syscall(self):
-        self.events.append(("syscall", self.cpu.reg(Reg.EIP), self.cpu.reg(Reg.EAX)))
-        self.cpu.stop()
-
-    def _trap(self, trap: Trap):
-        self.events.append(("trap", trap))
-        self.cpu.stop()
+        super().__init__(self.cpu, CODE)
 
     def close(self):
         self.cpu.close()
@@ -124,30 +112,7 @@ def run_case(rig: Rig, case):
     cpu.set_reg(Reg.CR0, (cr0 | Cr0.WP) if case["wp"] else (cr0 & ~Cr0.WP))
     cr4 = cpu.reg(Reg.CR4)
     cpu.set_reg(Reg.CR4, (cr4 | Cr4.PSE) if case["pse"] else (cr4 & ~Cr4.PSE))
-    cpu.set_reg(Reg.EBX, va)
-    cpu.set_reg(Reg.ECX, case["value"])
-    cpu.set_reg(Reg.EAX, 0x80)  # int 0x80 arrives with it unless the read replaced it
-    start = {Access.READ: CODE_READ, Access.WRITE: CODE_WRITE, Access.EXECUTE: CODE_EXEC}[access]
-    rig.events.clear()
-    cpu.run(start, timeout_us=1_000_000)
-
-    assert len(rig.events) == 1, rig.events
-    event = rig.events[0]
-    if reference.fault:
-        assert event[0] == "trap", (case, event)
-        trap = event[1]
-        assert trap.vector == 14
-        assert trap.cr2 == va
-        assert trap.error_code == reference.fault.error_code, (case, trap)
-        assert trap.eip == (va if access is Access.EXECUTE else start)
-    else:
-        assert event[0] == "syscall", (case, event)
-        if access is Access.READ:
-            assert event[2] == case["value"] ^ 0xFFFFFFFF
-        elif access is Access.WRITE:
-            assert ram.read(reference.pa, 4) == struct.pack("<I", case["value"])
-        else:
-            assert event[1] == va + 2  # the int 0x80 placed at the translated address ran
+    rig.agrees(rig.access(access, va, case["value"]), reference, case["value"], case)
     for entry_pa, value in expected_tables.items():
         assert ram.read_u32(entry_pa) == value, (case, hex(entry_pa))
     # clean up for the next case

@@ -196,7 +196,8 @@ def _run_guests(programs, rng: random.Random, root: str, outcome: Outcome) -> No
     from zeros import Machine
     ram = rng.choice([1 << 20, 2 << 20, 4 << 20, 16 << 20])
     page_file = rng.choice([0, 4 * ram, 1 << 20])
-    with Machine(ram_size=ram, page_file=page_file, root=root) as m:
+    paging = rng.choice(["32", "pae"])
+    with Machine(ram_size=ram, page_file=page_file, root=root, paging=paging) as m:
         for program in programs:
             try:
                 m.spawn(program)
@@ -258,7 +259,8 @@ def _arg(rng: random.Random):
 
 def _api_case(rng: random.Random, root: str, outcome: Outcome) -> None:
     from zeros import Machine
-    m = Machine(ram_size=rng.choice([1 << 20, 4 << 20]), root=root)
+    m = Machine(ram_size=rng.choice([1 << 20, 4 << 20]), root=root,
+                paging=rng.choice(["32", "pae"]))
     pids = []
     try:
         for _ in range(rng.randrange(1, 3)):

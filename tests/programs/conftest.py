@@ -42,9 +42,9 @@ def run_native(argv: list[str], cwd: Path, env: dict, stdin: bytes = b"") -> Out
 
 
 def run_zeros(program: Path, argv: list[str], cwd: Path, env: dict, stdin: bytes = b"",
-              ram: int = 64 << 20, seed: int | None = None) -> Outcome:
+              ram: int = 64 << 20, seed: int | None = None, paging: str = "32") -> Outcome:
     streams = {1: bytearray(), 2: bytearray()}  # every process's output, in order, as a
-    with Machine(ram_size=ram, root=str(cwd), seed=seed) as m:  # terminal would get it
+    with Machine(ram_size=ram, root=str(cwd), seed=seed, paging=paging) as m:  # terminal
         m.on_output = lambda proc, fd, data: streams[fd].extend(data)
         pid = m.spawn(program, argv=argv, env=[f"{k}={v}" for k, v in env.items()],
                       stdin=stdin)

@@ -58,8 +58,9 @@ def _directory(path, busybox):
     return path
 
 
+@pytest.mark.parametrize("paging", ["32", "pae"])
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c)[:40])
-def test_busybox_like_native(command, tmp_path):
+def test_busybox_like_native(command, paging, tmp_path):
     if not BUSYBOX.exists():
         pytest.skip("no busybox-static i386 (run .ci/toolchains.sh)")
     native_dir = _directory(tmp_path / "native", BUSYBOX)
@@ -68,7 +69,7 @@ def test_busybox_like_native(command, tmp_path):
     native = run_native([str(native_dir / "bin" / "busybox"), *command], native_dir,
                         {"PATH": str(native_dir / "bin"), "HOME": "/"}, stdin)
     ours = run_zeros(zeros_dir / "bin" / "busybox", ["busybox", *command], zeros_dir,
-                     {"PATH": "/bin", "HOME": "/"}, stdin, ram=32 << 20)
+                     {"PATH": "/bin", "HOME": "/"}, stdin, ram=32 << 20, paging=paging)
     assert (ours.status, ours.stdout, ours.stderr) == \
         (native.status, native.stdout, native.stderr)
     assert ours.files == native.files

@@ -37,16 +37,17 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("paging", ["32", "pae"])
 @pytest.mark.parametrize("libc", LIBCS)
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_same_as_native(name, libc, built, tmp_path):
+def test_same_as_native(name, libc, paging, built, tmp_path):
     exe = built(name, libc)
     args, stdin, expected = CASES[name]
     native_dir, zeros_dir = tmp_path / "native", tmp_path / "zeros"
     native_dir.mkdir()
     zeros_dir.mkdir()
     native = run_native([str(exe), *args], native_dir, ENV, stdin)
-    ours = run_zeros(exe, [f"./{name}", *args], zeros_dir, ENV, stdin)
+    ours = run_zeros(exe, [f"./{name}", *args], zeros_dir, ENV, stdin, paging=paging)
     assert native.status == expected, native  # the program does what it should, natively
     assert (ours.status, ours.stdout, ours.stderr) == \
         (native.status, native.stdout, native.stderr)
@@ -126,3 +127,16 @@ def test_a_seeded_run_repeats_byte_for_byte(libc, built, tmp_path):
     clocks = [line.split() for line in first if line.startswith(b"clocks")]
     assert [float(c[1]) for c in clocks] == sorted(float(c[1]) for c in clocks)
     assert float(clocks[-1][1]) > float(clocks[0][1])  # the clock moved
+
+
+@pytest.mark.parametrize("libc", LIBCS)
+def test_data_cannot_be_run_under_pae_as_on_linux(libc, built, tmp_path):
+    """Linux runs i386 programs with NX: a call into a PROT_READ|PROT_WRITE page is SIGSEGV.
+    So does --paging pae; 32-bit paging has no NX bit, and the call runs."""
+    exe = built("exec_data", libc)
+    native = run_native([str(exe)], tmp_path, ENV)
+    assert native.status == 0 and b"SIGSEGV for a fetch from the data page: yes" in native.stdout
+    pae = run_zeros(exe, ["./exec_data"], tmp_path, ENV, paging="pae")
+    assert (pae.status, pae.stdout, pae.stderr) == (native.status, native.stdout, native.stderr)
+    flat = run_zeros(exe, ["./exec_data"], tmp_path, ENV, paging="32")
+    assert flat.status == 1 and flat.stdout.endswith(b"ran from a data page: 42\n")

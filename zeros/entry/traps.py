@@ -25,7 +25,7 @@ from ..vm.fault import FaultResolver
 from ..vm.uaccess import copy_from_user
 from .report import describe, fault_report, fault_walk
 
-_WRITE, _PRESENT = int(PfError.W), int(PfError.P)  # ints: IntFlag math is slow
+_WRITE, _PRESENT, _FETCH = int(PfError.W), int(PfError.P), int(PfError.ID)  # ints: fast
 _BP, _OF, _PF, _GP = int(Vector.BP), int(Vector.OF), int(Vector.PF), int(Vector.GP)
 
 
@@ -47,7 +47,8 @@ class Traps:
         proc = self.table.current
         try:
             if cr2 >= USER_TOP or not self.resolver.resolve(
-                    proc.space, cr2, code & _WRITE != 0, code & _PRESENT != 0):
+                    proc.space, cr2, code & _WRITE != 0, code & _PRESENT != 0,
+                    code & _FETCH != 0):
                 return False
         except OutOfMemory as error:
             self.table.kill(proc, SIGKILL, f"out of memory: {error}")

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from emu.cpu import Cpu, Reg
 
+from ..layout import VDSO_BASE
 from ..uapi.signals import SIGABRT, SIGBUS, SIGCHLD, SIGFPE, SIGILL, SIGKILL, SIGSEGV, SIGTRAP
 from ..vm.uaccess import copy_from_user, copy_to_user
 
@@ -122,8 +123,11 @@ def default_action(signal: int) -> str:
 class Signals:
     """Sends and delivers signals; given the CPU (for contexts) only."""
 
-    def __init__(self, cpu: Cpu):
+    def __init__(self, cpu: Cpu, returns: tuple[int, int] = (0, 0)):
         self.cpu = cpu
+        # where a handler without SA_RESTORER returns: the vDSO's __kernel_sigreturn and
+        # __kernel_rt_sigreturn, as Linux sets it up (0: the frame's retcode, on the stack)
+        self.returns = returns
 
     # -- sending -------------------------------------------------------------------------
 
@@ -177,7 +181,8 @@ class Signals:
             pending.trapno, pending.error, regs["eip"],
             regs["cs"], regs["eflags"], regs["esp"], regs["ss"], 0, old_mask & 0xFFFFFFFF,
             _si_addr(pending.info))
-        restorer = action.restorer if action.flags & SA_RESTORER else 0
+        restorer = action.restorer if action.flags & SA_RESTORER else \
+            self.returns[1 if rt else 0] if proc.space.find(VDSO_BASE) is not None else 0
         if rt:
             fpstate = frame + 268
             sigcontext = sigcontext[:19 * 4] + struct.pack("<I", fpstate) + sigcontext[80:]

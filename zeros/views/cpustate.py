@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emu.mmu import Cr0, Cr4
+from emu.mmu import Cr0, Cr4, Efer
 
 from .base import View
 
@@ -10,6 +10,7 @@ CR0_BITS = ("PG", "CD", "NW", "AM", "WP", "NE", "ET", "TS", "EM", "MP", "PE")
 CR4_BITS = ("SMAP", "SMEP", "OSXSAVE", "PCIDE", "FSGSBASE", "SMXE", "VMXE", "UMIP",
             "OSXMMEXCPT", "OSFXSR", "PCE", "PGE", "MCE", "PAE", "PSE", "DE", "TSD", "PVI",
             "VME")
+EFER_BITS = ("NXE", "LMA", "LME", "SCE")
 EFLAGS_BITS = (("OF", 11), ("DF", 10), ("IF", 9), ("TF", 8), ("SF", 7), ("ZF", 6),
                ("AF", 4), ("PF", 2), ("CF", 0))
 
@@ -19,18 +20,22 @@ def _letters(value: int, names, flag) -> str:
 
 
 def creg_view(machine, pid: int | None = None) -> View:
-    """CR0, CR2, CR3, CR4. With a pid, CR3 is that process's page directory."""
+    """CR0, CR2, CR3, CR4 and EFER. With a pid, CR3 is that process's top table (its page
+    directory, or its PDPT under PAE)."""
     cpu = machine.cpu
-    cr0, cr2, cr4 = cpu.cr0, cpu.cr2, cpu.cr4
+    cr0, cr2, cr4, efer = cpu.cr0, cpu.cr2, cpu.cr4, cpu.efer
     cr3 = machine.cr3(pid) if pid is not None else cpu.cr3
-    data = {"cr0": cr0, "cr2": cr2, "cr3": cr3, "cr4": cr4,
+    data = {"cr0": cr0, "cr2": cr2, "cr3": cr3, "cr4": cr4, "efer": efer,
             "cr0_set": [n for n in CR0_BITS if cr0 & Cr0[n]],
-            "cr4_set": [n for n in CR4_BITS if cr4 & Cr4[n]]}
+            "cr4_set": [n for n in CR4_BITS if cr4 & Cr4[n]],
+            "efer_set": [n for n in EFER_BITS if efer & Efer[n]]}
+    top = f"PDPT={cr3 & ~0x1F:#010x}" if cr4 & Cr4.PAE else f"PDB={cr3 & ~0xFFF:#010x}"
     text = (f"CR0={cr0:#010x}: {_letters(cr0, CR0_BITS, Cr0.__members__)}\n"
             f"CR2={cr2:#010x}: page fault linear address\n"
-            f"CR3={cr3:#010x}: PDB={cr3 & ~0xFFF:#010x} {'PCD' if cr3 & 16 else 'pcd'} "
+            f"CR3={cr3:#010x}: {top} {'PCD' if cr3 & 16 else 'pcd'} "
             f"{'PWT' if cr3 & 8 else 'pwt'}\n"
-            f"CR4={cr4:#010x}: {_letters(cr4, CR4_BITS, Cr4.__members__)}\n")
+            f"CR4={cr4:#010x}: {_letters(cr4, CR4_BITS, Cr4.__members__)}\n"
+            f"EFER={efer:#x}: {_letters(efer, EFER_BITS, Efer.__members__)}\n")
     return View("creg", data, text)
 
 

@@ -33,13 +33,14 @@ def _lines(base: int, data: list[int | None], unit: int, width: int = 16) -> lis
 def x_view(machine, pid: int, va: int, size: int = 64, unit: int = 1) -> View:
     if unit not in UNITS:
         raise ValueError(f"unit must be 1, 2, 4 or 8 bytes, not {unit}")
-    cr3 = machine.cr3(pid)
+    space = machine.process(pid).space
+    cr3, fmt, read = space.cr3, space.fmt, machine.ram.reader(space.fmt.entry_size)
     data: list[int | None] = []
     holes = []
     address = va
     while address < va + size:
         step = min(PAGE_SIZE - (address & PAGE_MASK), va + size - address)
-        w = walk(machine.ram.read_u32, cr3, address, "r", user=True)
+        w = walk(read, cr3, address, "r", user=True, fmt=fmt)
         if w.fault is None:
             data += list(machine.ram.read(w.pa, step))
         else:

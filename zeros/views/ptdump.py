@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from emu.mmu import PAGE_SIZE, Pde, Pte
+from emu.paging import NX_BIT
 from emu.ptscan import Leaf, scan
 from emu.ptscan import leaves as scan_leaves
 
@@ -19,6 +20,7 @@ from ..layout import KERNEL_BASE
 from .base import View, size_text
 
 _P, _RW, _US, _PS = int(Pte.P), int(Pte.RW), int(Pte.US), int(Pde.PS)
+_NX = NX_BIT
 _A, _D, _G, _PCD, _PWT, _PAT = (int(Pte.A), int(Pte.D), int(Pte.G), int(Pte.PCD),
                                 int(Pte.PWT), int(Pte.PAT))
 SECTIONS = {"text": "program", "data": "program", "rodata": "program", "brk": "heap",
@@ -64,7 +66,7 @@ def pagetables_view(machine, pid: int, kernel: bool = True) -> View:
     for leaf in leaves(space, 0, end, holes=False):
         section = section_of(leaf.va)
         glob = bool(leaf.entry & _G)
-        key = (leaf.user, leaf.writable, glob, leaf.level, section)
+        key = (leaf.user, leaf.writable, leaf.executable, glob, leaf.level, section)
         if current is not None and current["key"] == key and current["end"] == leaf.va:
             current["end"] += leaf.size
             current["pages"] += 1
@@ -72,16 +74,18 @@ def pagetables_view(machine, pid: int, kernel: bool = True) -> View:
             current = {"key": key, "start": leaf.va, "end": leaf.va + leaf.size, "pages": 1}
             runs.append(current)
     data, lines, last_section = [], [f"cr3 {space.cr3:#010x} (pid {pid})"], None
+    nx_column = (lambda x: "x  " if x else "NX ") if space.fmt.nx else (lambda x: "")
     for run in runs:
-        user, writable, glob, level, section = run.pop("key")
+        user, writable, executable, glob, level, section = run.pop("key")
         run.update(size=run["end"] - run["start"], user=user, writable=writable,
-                   glob=glob, level=level, section=section)
+                   executable=executable, glob=glob, level=level, section=section)
         data.append(run)
         if section != last_section:
             lines.append(f"---[ {section} ]---")
             last_section = section
         lines.append(f"{run['start']:#010x}-{run['end']:#010x} {size_text(run['size']):>7}  "
                      f"{'USR' if user else '   '} {'RW' if writable else 'ro'} "
+                     f"{nx_column(executable)}"
                      f"{'GLB' if glob else '   '}  {level.lower()}  {run['pages']} present")
     return View("pagetables", {"pid": pid, "cr3": space.cr3, "runs": data},
                 "\n".join(lines) + "\n")
@@ -91,12 +95,12 @@ _LETTERS: dict[tuple[int, str], str] = {}  # few flag combinations: spelled out 
 
 
 def _tlb_letters(entry: int, level: str) -> str:
-    key = (entry & 0x11FF, level)
+    key = (entry & 0x11FF | (entry >> 63) << 16, level)
     letters = _LETTERS.get(key)
     if letters is None:
         pat = _PAT if level == "PTE" else int(Pde.PAT)
         letters = _LETTERS[key] = "".join(letter if entry & bit else "-" for letter, bit in (
-            ("X", 0), ("G", _G), ("P", pat), ("D", _D), ("A", _A), ("C", _PCD), ("T", _PWT),
+            ("X", _NX), ("G", _G), ("P", pat), ("D", _D), ("A", _A), ("C", _PCD), ("T", _PWT),
             ("U", _US), ("W", _RW)))
     return letters
 
@@ -105,7 +109,7 @@ TLB_COLUMNS = ["va", "pa", "size", "flags"]
 
 
 def tlb_view(machine, pid: int, kernel: bool = False) -> View:
-    """Every present leaf: ``vaddr: paddr XGPDACTUW`` (X never: no NX without PAE). The data
+    """Every present leaf: ``vaddr: paddr XGPDACTUW`` (X: NX, under PAE). The data
     has one row per entry, ``[va, pa, size, flags]`` (``TLB_COLUMNS``): a GiB of mappings is
     262,144 of them, and A, D, U and W are letters of ``flags``."""
     space = machine.process(pid).space

@@ -36,7 +36,7 @@ class Tracer:
             return
         self.count += 1
         try:
-            raw = read_virt(self.machine.ram, proc.space.cr3, eip, size)
+            raw = read_virt(self.machine.ram, proc.space.cr3, eip, size, fmt=proc.space.fmt)
             insns = disassemble(raw, eip, 1)
             text = str(insns[0]) if insns else f"{eip:#010x}: {raw.hex(' ')}"
         except EmuError:

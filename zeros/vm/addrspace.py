@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from emu.mmu import PAGE_SIZE, Pte, page_down, page_up
+from emu.paging import NX_BIT
 
 from ..errors import MappingError
 from ..layout import USER_MIN, USER_TOP
@@ -29,13 +30,14 @@ _PROT_WRITE, _PROT_EXEC = int(Prot.WRITE), int(Prot.EXEC)
 Resolve = Callable[["AddressSpace", int, bool, bool], bool]
 
 
-def pte_flags(prot: Prot | int) -> int:
-    """User PTE flags for a protection: x86 pages are always readable and executable once
-    present, so only U/S and R/W say anything; a PROT_NONE page keeps its frame but not U/S."""
+def pte_flags(prot: Prot | int, nx: int = 0) -> int:
+    """User PTE flags for a protection: present pages are always readable, so U/S, R/W and
+    (``nx``: the NX bit, under PAE paging; 0: there is none, every page can be run) NX
+    say everything; a PROT_NONE page keeps its frame but not U/S."""
     prot = int(prot)
     if not prot:
         return 0
-    return _USER | (_WRITABLE if prot & _PROT_WRITE else 0)
+    return _USER | (_WRITABLE if prot & _PROT_WRITE else 0) | (0 if prot & _PROT_EXEC else nx)
 
 
 class AddressSpace:
@@ -47,6 +49,8 @@ class AddressSpace:
         self.pid = pid
         self.tables = tables
         self.fmt = tables.fmt
+        self.nx = NX_BIT if self.fmt.nx else 0  # what a page that may not be run carries
+        self.rights = _WRITABLE | _USER | self.nx  # the bits of an entry that grant access
         self.regions = RegionMap()
         self.resolve = resolve  # the fault resolver: host accesses bring pages in with it
         self.on_swap_release = on_swap_release  # a swap entry went away: free its slot
@@ -104,7 +108,8 @@ class AddressSpace:
         if content is not None:
             self.ram.write(pa, content)
         try:
-            self._map(va, pa, pte_flags(prot) if flags is None else flags, True, old)
+            self._map(va, pa, pte_flags(prot, self.nx) if flags is None else flags, True,
+                      old)
         except BaseException:  # no table for it (out of memory): the frame goes back
             self.frames.free(pa)
             raise
@@ -114,8 +119,7 @@ class AddressSpace:
         """The common page fault, in one piece: a zeroed frame at an empty ``va`` of a
         private region. False when the entry is not empty (the general path decides)."""
         prot = int(region.prot)
-        if not self.tables.map_fresh(va, _USER | _PRESENT | _ACCESSED |
-                                     (_WRITABLE if prot & _PROT_WRITE else 0),
+        if not self.tables.map_fresh(va, _PRESENT | _ACCESSED | pte_flags(prot, self.nx),
                                      region.name or region.kind, bool(prot & _PROT_EXEC), self):
             return False
         self.resident += 1
@@ -139,15 +143,19 @@ class AddressSpace:
         self.frames.mapped(pa, self, va, new)
         self.resident += 1
 
+    def pte_flags(self, prot: Prot | int) -> int:
+        """The rights bits of a user page with protection ``prot`` in this space."""
+        return pte_flags(prot, self.nx)
+
     def set_flags(self, va: int, flags: int) -> None:
-        """Change the rights of a present page (R/W, U/S); the frame stays."""
+        """Change the rights of a present page (R/W, U/S, NX); the frame stays."""
         pte = self.tables.entry(va)
         if not pte & _PRESENT:
             return
-        new = (pte & ~(_WRITABLE | _USER)) | flags
+        new = (pte & ~self.rights) | flags
         if new != pte:
             self.tables.set_entry(va, new)
-            if pte & ~new & (_WRITABLE | _USER):
+            if pte & ~new & (_WRITABLE | _USER) or new & ~pte & self.nx:  # fewer rights
                 self.tlb_dirty = True
 
     def fill(self, start: int, end: int, region: Region) -> None:

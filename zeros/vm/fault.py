@@ -30,7 +30,7 @@ from ..errors import MappingError
 from ..mm.frames import KERNEL, FrameAllocator, FrameKind
 from ..mm.pagetable import is_swap_entry
 from ..uapi.winnt import PAGE_GUARD
-from .addrspace import AddressSpace, pte_flags
+from .addrspace import AddressSpace
 from .objects import FileObject
 from .pagefile import PageFile
 from .regions import Prot, Region
@@ -50,21 +50,25 @@ class FaultResolver:
         # copies it (Linux's ZERO_PAGE). A 1 GiB region can be read through with one frame.
         self.zero_page = frames.alloc(KERNEL, FrameKind.ZERO, "zero page")
 
-    def resolve(self, space: AddressSpace, va: int, write: bool, present: bool) -> bool:
-        """Make the access possible if the region allows it; False means a real fault."""
+    def resolve(self, space: AddressSpace, va: int, write: bool, present: bool,
+                fetch: bool = False) -> bool:
+        """Make the access possible if the region allows it; False means a real fault.
+        ``fetch``: an instruction fetch (the I/D bit, reported under PAE paging)."""
         region = space.regions.find(va)
         if region is None:
             region = self._grow_stack(space, va)
             if region is None:
                 return False
         prot = int(region.prot)
+        if fetch and not prot & _X:
+            return False
         if not present and region.demand and region.backing is None and not region.guard \
                 and prot & _R_OR_W:
             if write:
                 if prot & _W and space.map_zero_page(va, region):
                     return True  # the common fault: private, zero-filled, first write
             elif not space.tables.entry(va):  # a first read: the shared zero page, as Linux
-                space.map_frame(va, self.zero_page, _USER)
+                space.map_frame(va, self.zero_page, space.pte_flags(prot) & ~_WRITABLE)
                 space.minor_faults += 1
                 return True
         if region.guard:
@@ -89,13 +93,13 @@ class FaultResolver:
         index = (region.offset + page_down(va) - region.start) // PAGE_SIZE
         pa, major = backing.page(index)
         if region.shared:
-            space.map_frame(va, pa, pte_flags(prot))
+            space.map_frame(va, pa, space.pte_flags(prot))
             if prot & _W and isinstance(backing, FileObject):
                 backing.written = True
         elif write:  # a private write: copy now
             space.map_new(va, region, content=self.frames.ram.read(pa, PAGE_SIZE))
         else:  # a private read: share the cache page read-only until a write
-            space.map_frame(va, pa, pte_flags(prot) & ~_WRITABLE)
+            space.map_frame(va, pa, space.pte_flags(prot) & ~_WRITABLE)
         if major:
             space.major_faults += 1
         else:
@@ -118,12 +122,12 @@ class FaultResolver:
     def _write_protected(self, space: AddressSpace, va: int, pte: int, region: Region) -> bool:
         """A write to a present read-only page of a writable private region: copy-on-write."""
         if region.shared:
-            space.set_flags(va, pte_flags(region.prot))  # a shared page made writable
+            space.set_flags(va, space.pte_flags(region.prot))  # a shared page made writable
             return True
         pa = pte & space.fmt.addr_mask
         frame = self.frames.info(pa)
         if frame.refs == 1 and frame.kind is FrameKind.PAGE:  # the only holder: writable
-            space.set_flags(va, pte_flags(region.prot))
+            space.set_flags(va, space.pte_flags(region.prot))
         else:
             content = self.frames.ram.read(pa, PAGE_SIZE)
             space.unmap(page_down(va), page_down(va) + PAGE_SIZE)
@@ -134,7 +138,7 @@ class FaultResolver:
     def _user_restored(self, space: AddressSpace, va: int, pte: int, region: Region) -> bool:
         """A read of a present page the user may not touch: a guard page that went off."""
         if not pte & _USER and region.prot & (Prot.READ | Prot.EXEC):
-            space.set_flags(va, pte_flags(region.prot))
+            space.set_flags(va, space.pte_flags(region.prot))
             return True
         return False
 
@@ -148,7 +152,7 @@ class FaultResolver:
                 piece.reservation = dataclasses.replace(
                     piece.reservation, protect=piece.reservation.protect & ~PAGE_GUARD)
         if space.tables.entry(page) & _PRESENT:
-            space.set_flags(page, pte_flags(space.regions.find(page).prot))
+            space.set_flags(page, space.pte_flags(space.regions.find(page).prot))
         self.alarms.append((space.pid, page))
         space.alarms.append(page)
         log.info("pid %d: guard page %#010x touched: alarm", space.pid, page)

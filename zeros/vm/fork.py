@@ -19,7 +19,7 @@ from .addrspace import AddressSpace
 from .pagefile import PageFile
 from .regions import RegionKind
 
-_PRESENT, _WRITABLE, _USER = int(Pte.P), int(Pte.RW), int(Pte.US)
+_PRESENT, _WRITABLE = int(Pte.P), int(Pte.RW)
 
 
 def copy_space(parent: AddressSpace, child: AddressSpace, pagefile: PageFile) -> None:
@@ -45,7 +45,7 @@ def copy_space(parent: AddressSpace, child: AddressSpace, pagefile: PageFile) ->
                 continue
             if not entry & _PRESENT:
                 continue
-            flags = entry & (_WRITABLE | _USER)
+            flags = entry & parent.rights
             if not region.shared and flags & _WRITABLE:
                 parent.set_flags(va, flags & ~_WRITABLE)
                 flags &= ~_WRITABLE
@@ -68,4 +68,4 @@ def move_pages(space: AddressSpace, old: int, new: int, size: int, pagefile: Pag
             space.swapped += 1
             pagefile.share(swap_slot(entry))
         elif entry & _PRESENT:
-            space.map_frame(target, entry & mask, entry & (_WRITABLE | _USER))
+            space.map_frame(target, entry & mask, entry & space.rights)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from emu.mmu import Pte
 
 from ..mm.frames import FrameKind
-from .addrspace import AddressSpace, pte_flags
+from .addrspace import AddressSpace
 from .objects import FileObject
 from .regions import Prot, Region
 
@@ -21,7 +21,7 @@ def set_protection(space: AddressSpace, region: Region, prot: Prot) -> None:
         region.backing.written = True
     frames = space.frames
     for va, pte in list(space.tables.present_pages(region.start, region.end)):
-        flags = pte_flags(prot) if prot else 0
+        flags = space.pte_flags(prot) if prot else 0
         if flags & _WRITABLE and not region.shared:
             frame = frames.info(pte & space.fmt.addr_mask)
             if frame.refs > 1 or frame.kind is not FrameKind.PAGE:
