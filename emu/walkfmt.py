@@ -8,16 +8,18 @@ same Bochs-style flag letters (upper case = set) and the same error-code bits.
 from __future__ import annotations
 
 from .mmu import LARGE_PDE_LETTERS, PDE_LETTERS, PTE_LETTERS, PfError, flag_letters
-from .paging import X86_32, PagingFormat
+from .paging import NX_BIT, X86_32, PagingFormat
 from .walk import Step, Walk
 
 
-def step_letters(step: Step) -> str:
-    """The flags of one entry, with the letters that apply to its kind."""
+def step_letters(step: Step, fmt: PagingFormat = X86_32) -> str:
+    """The flags of one entry, with the letters that apply to its kind (and XD, the NX bit,
+    first in the formats that have it)."""
+    xd = ("XD " if step.entry & NX_BIT else "xd ") if fmt.nx else ""
     if step.level == "PTE":
-        return flag_letters(step.entry, PTE_LETTERS)
+        return xd + flag_letters(step.entry, PTE_LETTERS)
     large = step.page_size > 0
-    return flag_letters(step.entry, LARGE_PDE_LETTERS if large else PDE_LETTERS)
+    return xd + flag_letters(step.entry, LARGE_PDE_LETTERS if large else PDE_LETTERS)
 
 
 def error_code_bits(code: int) -> str:
@@ -32,13 +34,13 @@ def _result_line(w: Walk) -> str:
     return f"-> physical {w.pa:#010x}"
 
 
-def report_lines(w: Walk) -> list[str]:
+def report_lines(w: Walk, fmt: PagingFormat = X86_32) -> list[str]:
     """The walk as a fault report prints it: CR3, one line per entry, the outcome."""
     who = "user" if w.user else "supervisor"
     lines = [f"cr3 {w.cr3:#010x}, {who} {w.access.name.lower()} of {w.va:#010x}"]
     for step in w.steps:
         lines.append(f"{step.level}[{step.index:#05x}] at {step.entry_pa:#010x} = "
-                     f"{step.entry:#010x}  {step_letters(step)}")
+                     f"{step.entry:#0{2 + 2 * fmt.entry_size}x}  {step_letters(step, fmt)}")
     lines.append(_result_line(w))
     return lines
 
@@ -49,8 +51,11 @@ def page_lines(w: Walk, pid: int, fmt: PagingFormat = X86_32) -> list[str]:
     split = ", ".join(f"{name} index {index:#05x}" for name, index in fmt.indexes(w.va))
     lines = [f"linear {w.va:#010x}: {split}, offset {w.va & 0xFFF:#05x} "
              f"(pid {pid}, cr3 {w.cr3:#010x}, {who} {w.access.name.lower()})"]
+    name_width = max(len(level.name) for level in fmt.levels) + 1
+    digits = 2 + 2 * fmt.entry_size
     for s in w.steps:
-        lines.append(f"{s.level}: {s.entry:#010x}    {step_letters(s):<32} "
+        lines.append(f"{s.level + ':':<{name_width}} {s.entry:#0{digits}x}    "
+                     f"{step_letters(s, fmt):<32} "
                      f"at {s.entry_pa:#010x} [{s.index:#05x}]")
     if w.fault is not None:
         code = int(w.fault.error_code)

@@ -89,3 +89,20 @@ def machine_pae():
 def test_an_unknown_paging_mode_is_a_clear_error():
     with pytest.raises(ZerosError, match="paging must be one of 32, pae"):
         Machine(ram_size=4 << 20, paging="4-level")
+
+
+def test_the_seed_example_walked_under_pae(golden):
+    """0x12345678 under PAE: PDPTE index 0, PDE index 0x91, PTE index 0x145, offset 0x678
+    (the 32-bit split is 0x48, 0x345, 0x678); its page is data, so its PTE has XD."""
+    from zeros.views import walk_view
+    shown = []
+    with Machine(ram_size=16 << 20, paging="pae") as m:
+        pid = m.spawn(ASM / "seed_walk.asm")
+        m.breakpoint_handlers.append(lambda proc: shown.append(
+            walk_view(m, proc.pid, 0x12345678)))
+        assert m.run(timeout=10)[pid].exit_code == 0
+    view = shown[0]
+    assert (view.data["pdpte_index"], view.data["pde_index"], view.data["pte_index"]) == \
+        (0, 0x91, 0x145)
+    assert view.text.splitlines()[3].startswith("PTE:   0x8000")  # NX: bit 63
+    golden("view_walk_pae.txt", view.text)

@@ -66,7 +66,7 @@ def fault_report(proc: Process, trap: Trap, signal_name: str, w: Walk | None,
     lines.append(f"  eip    {current or hex(trap.eip)}")
     lines += ["  code   " + code[0]] + ["         " + line for line in code[1:]]
     if w is not None:
-        wl = report_lines(w)
+        wl = report_lines(w, proc.space.fmt)
         lines += ["  walk   " + wl[0]] + ["         " + line for line in wl[1:]]
     region = proc.space.find(trap.cr2 if trap.vector == Vector.PF else trap.eip)
     if region is not None:

@@ -14,7 +14,7 @@ def walk_view(machine, pid: int, va: int, access: Access | str = "r",
     fmt = machine.process(pid).space.fmt
     indexes = fmt.indexes(va)
     steps = [{"level": s.level, "index": s.index, "entry_address": s.entry_pa,
-              "entry": s.entry, "flags": step_letters(s)} for s in w.steps]
+              "entry": s.entry, "flags": step_letters(s, fmt)} for s in w.steps]
     data = {"pid": pid, "cr3": w.cr3, "va": va, "access": w.access.value, "user": user,
             "format": fmt.name,
             **{f"{name.lower()}_index": index for name, index in indexes},
