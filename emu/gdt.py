@@ -54,6 +54,25 @@ def flat_gdt() -> bytes:
             + bytes(DESCRIPTOR_SIZE * (ENTRIES - 5)))
 
 
+# Long mode (Linux x86-64's order, arch/x86/include/asm/segment.h): what `iretq` and
+# `sysretq` expect. Base and limit are ignored for 64-bit code and for data.
+LONG_KERNEL_CS, LONG_KERNEL_DS = 0x10, 0x18
+LONG_USER32_CS, LONG_USER_DS, LONG_USER_CS = 0x23, 0x2B, 0x33
+FLAGS_4K_64BIT = 0xA  # G | L (64-bit code)
+LONG_ENTRIES = 7
+
+
+def long_gdt() -> bytes:
+    """The long-mode GDT: null, (1 unused), kernel code and data, user 32-bit code, user
+    data, user 64-bit code."""
+    return (bytes(16)
+            + descriptor(0, 0xFFFFF, ACCESS_KERNEL_CODE, FLAGS_4K_64BIT)
+            + descriptor(0, 0xFFFFF, ACCESS_KERNEL_DATA, FLAGS_4K_32BIT)
+            + descriptor(0, 0xFFFFF, ACCESS_USER_CODE, FLAGS_4K_32BIT)
+            + descriptor(0, 0xFFFFF, ACCESS_USER_DATA, FLAGS_4K_32BIT)
+            + descriptor(0, 0xFFFFF, ACCESS_USER_CODE, FLAGS_4K_64BIT))
+
+
 def tls_descriptor(base: int, limit: int, seg_32bit: bool, contents: int,
                    read_exec_only: bool, limit_in_pages: bool, present: bool,
                    useable: bool) -> bytes:

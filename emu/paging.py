@@ -46,6 +46,10 @@ class Level:
     rights: bool = True  # R/W and U/S mean something here (not in a PAE PDPTE)
     accessed: bool = True  # the CPU sets A when it walks through (not in a PAE PDPTE)
     table_flags: int = int(Pde.P | Pde.RW | Pde.US)  # an OS entry pointing at a user table
+    ps_reserved: bool = False  # bit 7 (PS) must be clear (a PML4E): else a RSVD fault
+    # A is set as soon as the entry is read, before PS says it maps a page: a 1 GiB PDPTE
+    # gets A even when the access then faults on its rights (QEMU's walk, as Unicorn runs it)
+    accessed_on_read: bool = False
 
     @property
     def entries(self) -> int:
@@ -121,6 +125,8 @@ class PagingFormat:
             mask |= NX_BIT
         if large:  # bits between PAT (12) and the page's alignment
             mask |= ((1 << level.shift) - 1) & ~0x1FFF
+        if level.ps_reserved:
+            mask |= int(Pde.PS)
         if self.high_reserved:  # PAE: bits 62:MAXPHYADDR are reserved (SDM tables 4-8..11)
             mask |= HIGH_IGNORED
         if not level.rights:  # the PAE PDPTE: QEMU refuses bits 62:52 and NX there (the
@@ -153,7 +159,8 @@ PAE = PagingFormat(
 
 IA32E = PagingFormat(
     "4-level",
-    (Level("PML4E", 39, 9), Level("PDPTE", 30, 9, large=True),
+    (Level("PML4E", 39, 9, ps_reserved=True),
+     Level("PDPTE", 30, 9, large=True, accessed_on_read=True),
      Level("PDE", 21, 9, large=True), Level("PTE", 12, 9)),
     entry_size=8, va_bits=48, cr3_mask=((1 << PHYS_BITS) - 1) & ~0xFFF, canonical=True,
     nx=True)

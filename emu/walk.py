@@ -102,6 +102,9 @@ class Walk(NamedTuple):
     writable: bool = False  # effective R/W of the leaf for this privilege and CR0.WP
     user_ok: bool = False  # effective U/S of the leaf
     executable: bool = True  # no NX on the way (always True without NX)
+    # a leaf the CPU marked Accessed as it read it, although the access then faulted (the
+    # entry's physical address; see Level.accessed_on_read)
+    read_a: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -187,10 +190,13 @@ def walk(read: ReadEntry, cr3: int, va: int, access: Access | str = Access.READ,
                           f"{_who(user)} {_VERB[access]} a not-present page "
                           f"({level.name} {index:#05x} not present)", False, False, fetch_bit)
         large = level.large and entry & _PS and depth < last and (pse or fmt.entry_size == 8)
+        read_a = entry_pa if level.accessed_on_read and large and \
+            not entry & fmt.reserved_mask(level, False, nxe) else None
         if entry & fmt.reserved_mask(level, bool(large), nxe):
             steps += (Step(level.name, index, entry_pa, entry),)
             return _fault(cr3, va, access, user, steps, level.name,
-                          f"reserved bit set in a {level.name}", True, True, fetch_bit)
+                          f"reserved bit set in a {level.name}", True, True,
+                          fetch_bit)._replace(read_a=read_a)
         if level.rights:
             rights &= entry
         if fetch_bit and entry & NX_BIT:
@@ -199,8 +205,9 @@ def walk(read: ReadEntry, cr3: int, va: int, access: Access | str = Access.READ,
             page_size = level.reach
             frame = fmt.frame(level, entry, bool(large))
             steps += (Step(level.name, index, entry_pa, entry, frame, page_size),)
-            return _check(cr3, va, access, user, wp, steps, level.name, frame, page_size,
-                          rights, nx, fetch_bit)
+            result = _check(cr3, va, access, user, wp, steps, level.name, frame, page_size,
+                            rights, nx, fetch_bit)
+            return result if read_a is None or result.ok else result._replace(read_a=read_a)
         table = entry & fmt.addr_mask
         steps += (Step(level.name, index, entry_pa, entry, table),)
     raise AssertionError("unreachable: the last level is a leaf")
@@ -253,6 +260,8 @@ def accessed_dirty_updates(result: Walk, write: bool | None = None,
                 updates.append((step.entry_pa, step.entry | _A))
             continue
         if result.fault is not None:
+            if result.read_a == step.entry_pa and not step.entry & _A:
+                updates.append((step.entry_pa, step.entry | _A))  # read, then refused
             break
         want = _A | (_D if write else 0)
         if step.entry & want != want:

@@ -1,5 +1,5 @@
-"""The emulated CPU: Unicorn x86-32 in protected mode with paging. The only package that
-imports ``unicorn``.
+"""The emulated CPU: Unicorn x86 in protected mode with paging (32-bit or PAE), or in long mode
+with 4-level paging (``Cpu(mode=64)``). The only package that imports ``unicorn``.
 
 ``core`` (the Cpu: make, run, stop, flush), ``registers`` (ids, in-place access),
 ``contexts`` (templates, switching), ``hooks`` (interrupts, faults, ports), ``trap``
@@ -9,7 +9,8 @@ What it adds to Unicorn, and why (see docs/unicorn.md for the experiments):
 
 * Physical RAM is the host mapping of :class:`emu.ram.PhysicalMemory`, mapped once at
   physical 0 with ``mem_map_ptr``. Unicorn's ``mem_*`` calls are physical once CR0.PG is set.
-* Interrupts never go through an IDT: Unicorn calls the INTR hook instead. ``int 0x80`` goes
+* Interrupts never go through an IDT: Unicorn calls the INTR hook instead. ``int 0x80`` (and
+  in long mode ``syscall``, through an instruction hook: Unicorn never jumps to LSTAR) goes
   to :attr:`Cpu.syscall_handler`; every exception (and any other ``int n``) becomes a
   :class:`Trap` for :attr:`Cpu.trap_handler`, with the error code and CR2 the CPU computed.
   ``ud2``/invalid opcodes become vector 6, ``in``/``out`` in ring 3 vector 13.
@@ -33,16 +34,20 @@ from .core import UNTIL, Cpu, unicorn_build
 from .registers import (
                         EIP_INDEX,
                         GENERAL_REGS,
+                        GENERAL_REGS64,
                         GP_INDEX,
                         REG_NAMES,
                         SEG_NAMES,
                         SYSCALL_ARG_REGS,
+                        SYSCALL_ARG_REGS64,
                         Reg,
+                        Reg64,
                         Seg,
                         StateLayout,
 )
 from .trap import SYSCALL_VECTOR, VECTOR_NAMES, Trap, Vector, vector_name
 
-__all__ = ["Cpu", "Reg", "Seg", "Trap", "Vector", "StateLayout", "SYSCALL_VECTOR", "UNTIL",
+__all__ = ["Cpu", "Reg", "Reg64", "GENERAL_REGS64", "SYSCALL_ARG_REGS64",
+           "Seg", "Trap", "Vector", "StateLayout", "SYSCALL_VECTOR", "UNTIL",
            "VECTOR_NAMES", "vector_name", "unicorn_build", "REG_NAMES", "SEG_NAMES",
            "GENERAL_REGS", "SYSCALL_ARG_REGS", "GP_INDEX", "EIP_INDEX"]

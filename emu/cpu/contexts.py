@@ -13,7 +13,17 @@ from unicorn import x86_const as X
 
 from .. import gdt as gdtmod
 from ..errors import CpuError
-from .registers import GENERAL_REGS, GP_INDEX, REG_NAMES, SEG_NAMES, Reg
+from .registers import (
+    GENERAL_REGS,
+    GENERAL_REGS64,
+    GP_INDEX,
+    GP_INDEX64,
+    REG64_NAMES,
+    REG_NAMES,
+    SEG_NAMES,
+    Reg,
+    Reg64,
+)
 
 FPCW_LINUX = 0x037F  # x87: round to nearest, 64-bit precision, every exception masked
 MXCSR_LINUX = 0x1F80  # SSE: round to nearest, every exception masked
@@ -28,7 +38,7 @@ class ContextOps:
         The user template also gets the x87 and SSE control words Linux starts a process
         with (FCW 0x037F: 64-bit precision, exceptions masked; MXCSR 0x1F80), where
         Unicorn's reset state has 0 (24-bit x87 precision, every exception unmasked)."""
-        table = gdtmod.flat_gdt()
+        table = gdtmod.long_gdt() if self.mode == 64 else gdtmod.flat_gdt()
         self.ram.write(gdt_pa, table)
         for template in (self.user_template, self.kernel_template):
             self.uc.context_restore(template)
@@ -59,7 +69,8 @@ class ContextOps:
                 self.uc.context_update(template)
 
     def new_user_context(self, eip: int, esp: int, cr3: int):
-        """A ring-3 context (CS 0x1B, SS/DS/ES 0x23, IF set) starting at ``eip``."""
+        """A ring-3 context (CS 0x1B, SS/DS/ES 0x23; in long mode CS 0x33, SS 0x2B; IF set)
+        starting at ``eip``."""
         return self._new_context(self.user_template, eip, esp, cr3)
 
     def new_kernel_context(self, eip: int, esp: int, cr3: int):
@@ -73,10 +84,10 @@ class ContextOps:
         self.uc.context_update(keep)
         try:
             self.uc.context_restore(template)
-            for r in GENERAL_REGS:
+            for r in GENERAL_REGS64 if self.mode == 64 else GENERAL_REGS:
                 self.set_reg(r, 0)
-            self.set_reg(Reg.ESP, esp)
-            self.set_reg(Reg.EIP, eip)
+            self.set_reg(self.sp_reg, esp)
+            self.set_reg(self.pc_reg, eip)
             self.set_reg(Reg.EFLAGS, 0x202)
             self.set_reg(Reg.CR3, cr3)
             return self.uc.context_save()
@@ -92,6 +103,12 @@ class ContextOps:
 
     def context_regs(self, ctx) -> dict[str, int]:
         """The registers held in a saved context, by name."""
+        if self.mode == 64:
+            out = {name: ctx.reg_read(reg) for reg, name in REG64_NAMES.items()}
+            out.update({name: ctx.reg_read(reg) & 0xFFFFFFFF for reg, name in REG_NAMES.items()
+                        if name.startswith("cr")})
+            out.update({name: ctx.reg_read(seg) & 0xFFFF for seg, name in SEG_NAMES.items()})
+            return out
         out = {name: ctx.reg_read(reg) & 0xFFFFFFFF for reg, name in REG_NAMES.items()}
         out.update({name: ctx.reg_read(seg) & 0xFFFF for seg, name in SEG_NAMES.items()})
         return out
@@ -99,6 +116,9 @@ class ContextOps:
     def set_context_reg(self, ctx, reg: int, value: int) -> None:
         """A general register, EIP or EFLAGS of a saved context (never a control register
         or a selector: writing those into a context crashes Unicorn, see the notes)."""
+        if reg in GP_INDEX64 or reg in (Reg64.RIP, Reg64.RFLAGS, Reg64.FS_BASE):
+            ctx.reg_write(reg, value & ((1 << 64) - 1))
+            return
         if reg not in GP_INDEX and reg not in (Reg.EIP, Reg.EFLAGS):
             raise CpuError("only general registers, EIP and EFLAGS may be written into a "
                            "saved context")

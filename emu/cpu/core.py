@@ -15,6 +15,7 @@ from unicorn.unicorn_const import (
     UC_ERR_INSN_INVALID,
     UC_ERR_OK,
     UC_MODE_32,
+    UC_MODE_64,
     UC_PROT_ALL,
 )
 from unicorn.unicorn_py3.unicorn import uclib
@@ -23,7 +24,7 @@ from ..errors import CpuError, EmulationError
 from ..ram import PhysicalMemory
 from .contexts import ContextOps
 from .hooks import HookDispatch
-from .registers import Reg, RegisterAccess, RegisterCalls, StateLayout
+from .registers import Reg, Reg64, RegisterAccess, RegisterCalls, StateLayout
 from .trap import Trap
 
 # emu_start's `until`. Not an arbitrary unreachable address: Unicorn 2.1.4 probes a non-zero
@@ -43,14 +44,25 @@ def unicorn_build() -> str:
 
 
 class Cpu(RegisterAccess, ContextOps, HookDispatch):
-    """One emulated x86-32 CPU over ``ram``; calibrated and self-tested on construction."""
+    """One emulated x86 CPU over ``ram``: in protected mode (``mode=32``: 32-bit paging, or
+    PAE once asked) or in long mode (``mode=64``: 4-level paging, 64-bit code in ring 3,
+    ``syscall``); calibrated and self-tested on construction."""
 
     def __init__(self, ram: PhysicalMemory, tcg_buffer_size: int = 32 << 20,
-                 direct_state: bool = True):
+                 direct_state: bool = True, mode: int = 32):
         if ram.size < 1 << 20:
             raise CpuError(f"RAM of {ram.size} bytes is too small: at least 1 MiB is needed")
+        if mode not in (32, 64):
+            raise CpuError(f"mode must be 32 or 64, not {mode!r}")
         self.ram = ram
-        self.uc = Uc(UC_ARCH_X86, UC_MODE_32)
+        self.mode = mode
+        self.pc_reg, self.sp_reg = (Reg64.RIP, Reg64.RSP) if mode == 64 else (Reg.EIP, Reg.ESP)
+        self.addr_mask = (1 << 64) - 1 if mode == 64 else 0xFFFFFFFF
+        if mode == 64:  # the syscall path reads RAX and RDI, RSI, RDX, R10, R8, R9
+            self.syscall_number = self._syscall_number64
+            self.set_result = self._set_result64
+            self.syscall_args = self._syscall_args64
+        self.uc = Uc(UC_ARCH_X86, UC_MODE_64 if mode == 64 else UC_MODE_32)
         self.uc.ctl_set_tcg_buffer_size(tcg_buffer_size)
         self.uc.mem_map_ptr(0, ram.size, UC_PROT_ALL, ram.address)
         self._h = self.uc._uch
@@ -61,7 +73,7 @@ class Cpu(RegisterAccess, ContextOps, HookDispatch):
         self.layout: StateLayout | None = None  # found by the self-test
         self._state32 = self._state64 = None  # views of the live CPU state, when found
         self._ctx32 = None  # the same view over the scratch context
-        self._calls = RegisterCalls(self._h)
+        self._calls = RegisterCalls(self._h, mode)
         self.syscall_handler: Callable[[], None] = self._unhandled_syscall
         self.trap_handler: Callable[[Trap], None] = self._unhandled_trap
         # page faults first go here (cr2, error code) -> resolved?; a False goes on to
@@ -72,9 +84,10 @@ class Cpu(RegisterAccess, ContextOps, HookDispatch):
         self._hook_error: BaseException | None = None
         self._callbacks = []  # keep the ctypes callbacks alive
         self._install_hooks()
-        from .selftest import calibrate
+        from .selftest import calibrate, calibrate64
 
-        self.user_template, self.kernel_template = calibrate(self, direct_state)
+        self.user_template, self.kernel_template = \
+            (calibrate64 if mode == 64 else calibrate)(self, direct_state)
 
 
     def flush_tlb(self) -> None:
@@ -102,7 +115,7 @@ class Cpu(RegisterAccess, ContextOps, HookDispatch):
             raise error
         if status != UC_ERR_OK and not (status == UC_ERR_INSN_INVALID and self._invalid_seen):
             raise EmulationError(f"emulation stopped: {UcError(status)}", status,
-                                 self.reg(Reg.EIP))
+                                 self.reg(self.pc_reg))
 
 
     def stop(self) -> None:

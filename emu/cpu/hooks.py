@@ -43,6 +43,7 @@ _IN_CB = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint32, cty
                           ctypes.c_void_p)
 _OUT_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
                            ctypes.c_uint32, ctypes.c_void_p)
+_SYSCALL_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 
 
 class HookDispatch:
@@ -62,6 +63,9 @@ class HookDispatch:
         self._hook(UC_HOOK_INSN_INVALID, _INVALID_CB, self._on_invalid)
         self._hook(UC_HOOK_INSN, _IN_CB, self._on_in, ctypes.c_int(X.UC_X86_INS_IN))
         self._hook(UC_HOOK_INSN, _OUT_CB, self._on_out, ctypes.c_int(X.UC_X86_INS_OUT))
+        if self.mode == 64:  # `syscall` reaches this hook (Unicorn never jumps to LSTAR);
+            self._hook(UC_HOOK_INSN, _SYSCALL_CB, self._on_syscall,  # RIP then moves on by 2
+                       ctypes.c_int(X.UC_X86_INS_SYSCALL))
 
     def _fail(self, error: BaseException) -> None:
         if self._hook_error is None:
@@ -85,13 +89,13 @@ class HookDispatch:
                     layout = self.layout
                     if not state[layout.is_int]:
                         state[layout.old_exception] = -1  # the 1883 remedy
-                        cr2 = self._state64[layout.cr2] & 0xFFFFFFFF
+                        cr2 = self._state64[layout.cr2] & self.addr_mask
                         code = state[layout.error_code] & 0xFFFFFFFF
                         if handler(cr2, code):
                             return
                         if not self._stopping:
-                            self.trap_handler(Trap(PF, self._state64[EIP_INDEX] & 0xFFFFFFFF,
-                                                   code, cr2))
+                            self.trap_handler(Trap(PF, self._state64[EIP_INDEX] &
+                                                   self.addr_mask, code, cr2))
                         return
                 else:
                     trap = self._exception(vector)
@@ -105,6 +109,13 @@ class HookDispatch:
         except BaseException as error:  # noqa: B036 - must not unwind into C
             self._fail(error)
 
+    def _on_syscall(self, _handle, _data):
+        try:
+            if not self._stopping:
+                self.syscall_handler()
+        except BaseException as error:  # noqa: B036 - must not unwind into C
+            self._fail(error)
+
     def _exception(self, vector: int) -> Trap:
         """Read the error code and the int flag, clear old_exception (the 1883 remedy)."""
         layout = self.layout
@@ -115,8 +126,8 @@ class HookDispatch:
         if state is not None:
             error_code, is_int = state[layout.error_code], state[layout.is_int]
             state[layout.old_exception] = -1
-            cr2 = self._state64[layout.cr2] & 0xFFFFFFFF if vector == PF else 0
-            eip = self._state64[EIP_INDEX] & 0xFFFFFFFF
+            cr2 = self._state64[layout.cr2] & self.addr_mask if vector == PF else 0
+            eip = self._state64[EIP_INDEX] & self.addr_mask
         else:
             uclib.uc_context_save(self._h, self._ctx.context)
             words = self._ctx32
@@ -124,14 +135,14 @@ class HookDispatch:
             words[layout.old_exception] = -1
             uclib.uc_context_restore(self._h, self._ctx.context)
             cr2 = self._calls.read(Reg.CR2) if vector == PF else 0
-            eip = self._calls.read(Reg.EIP)
+            eip = self._calls.read(self.pc_reg)
         return Trap(vector, eip, error_code & 0xFFFFFFFF, cr2, bool(is_int))
 
     def _on_invalid(self, _handle, _data):
         try:
             self._invalid_seen = True
             if not self._stopping:
-                self.trap_handler(Trap(UD, self.reg(Reg.EIP)))
+                self.trap_handler(Trap(UD, self.reg(self.pc_reg)))
         except BaseException as error:  # noqa: B036
             self._fail(error)
         return False  # stop: the instruction cannot run
@@ -147,7 +158,7 @@ class HookDispatch:
         # Ring 3 with IOPL 0 may not touch ports: the CPU raises #GP(0). Unicorn does not.
         try:
             if not self._stopping:
-                self.trap_handler(Trap(GP, self.reg(Reg.EIP)))
+                self.trap_handler(Trap(GP, self.reg(self.pc_reg)))
                 if not self._stopping:
                     self.stop()
         except BaseException as error:  # noqa: B036

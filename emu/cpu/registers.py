@@ -36,6 +36,31 @@ class Reg:
     CR4 = X.UC_X86_REG_CR4
 
 
+class Reg64:
+    """Unicorn ids of the 64-bit registers (long mode)."""
+
+    RAX = X.UC_X86_REG_RAX
+    RBX = X.UC_X86_REG_RBX
+    RCX = X.UC_X86_REG_RCX
+    RDX = X.UC_X86_REG_RDX
+    RSI = X.UC_X86_REG_RSI
+    RDI = X.UC_X86_REG_RDI
+    RBP = X.UC_X86_REG_RBP
+    RSP = X.UC_X86_REG_RSP
+    R8 = X.UC_X86_REG_R8
+    R9 = X.UC_X86_REG_R9
+    R10 = X.UC_X86_REG_R10
+    R11 = X.UC_X86_REG_R11
+    R12 = X.UC_X86_REG_R12
+    R13 = X.UC_X86_REG_R13
+    R14 = X.UC_X86_REG_R14
+    R15 = X.UC_X86_REG_R15
+    RIP = X.UC_X86_REG_RIP
+    RFLAGS = X.UC_X86_REG_RFLAGS
+    FS_BASE = X.UC_X86_REG_FS_BASE
+    GS_BASE = X.UC_X86_REG_GS_BASE
+
+
 class Seg:
     """Unicorn ids of the segment registers."""
 
@@ -57,6 +82,20 @@ GP_INDEX = {Reg.EAX: 0, Reg.ECX: 1, Reg.EDX: 2, Reg.EBX: 3, Reg.ESP: 4, Reg.EBP:
 EIP_INDEX = 16
 STATE_INDEX = {**GP_INDEX, Reg.EIP: EIP_INDEX}
 
+REG64_NAMES = {value: name.lower() for name, value in vars(Reg64).items() if name.isupper()}
+GENERAL_REGS64 = (Reg64.RAX, Reg64.RBX, Reg64.RCX, Reg64.RDX, Reg64.RSI, Reg64.RDI,
+                  Reg64.RBP, Reg64.RSP, Reg64.R8, Reg64.R9, Reg64.R10, Reg64.R11, Reg64.R12,
+                  Reg64.R13, Reg64.R14, Reg64.R15)
+# QEMU's regs[]: RAX RCX RDX RBX RSP RBP RSI RDI R8..R15, then RIP
+GP_INDEX64 = {Reg64.RAX: 0, Reg64.RCX: 1, Reg64.RDX: 2, Reg64.RBX: 3, Reg64.RSP: 4,
+              Reg64.RBP: 5, Reg64.RSI: 6, Reg64.RDI: 7,
+              **{getattr(Reg64, f"R{n}"): n for n in range(8, 16)}}
+STATE_INDEX64 = {**GP_INDEX64, Reg64.RIP: EIP_INDEX}
+SYSCALL_ARG_REGS64 = (Reg64.RDI, Reg64.RSI, Reg64.RDX, Reg64.R10, Reg64.R8, Reg64.R9)
+_SYSCALL_ARG_INDEX64 = tuple(GP_INDEX64[r] for r in SYSCALL_ARG_REGS64)
+WIDE = frozenset(REG64_NAMES) | {Reg.CR0, Reg.CR2, Reg.CR3, Reg.CR4}  # not cut to 32 bits
+_MASK64 = (1 << 64) - 1
+
 
 @dataclass(frozen=True)
 class StateLayout:
@@ -74,15 +113,18 @@ class RegisterCalls:
     """Register access through Unicorn's C API, with the call arguments built once (it
     halves the cost of ctypes calls)."""
 
-    def __init__(self, handle):
+    def __init__(self, handle, mode: int = 32):
         lib = ctypes.CDLL(uclib._name)
+        self._wide = WIDE if mode == 64 else frozenset(REG64_NAMES)
         self._read, self._write = lib.uc_reg_read, lib.uc_reg_write
         self._read_batch = lib.uc_reg_read_batch
         self._handle = ctypes.c_void_p(handle.value)
         self._value = ctypes.c_uint64()
         self._ref = ctypes.byref(self._value)
-        self._ids = {r: ctypes.c_int(r) for r in REG_NAMES}
-        self._batch_ids = (ctypes.c_int32 * 6)(*SYSCALL_ARG_REGS)
+        self._ids = {r: ctypes.c_int(r) for r in (*REG_NAMES, *REG64_NAMES)}
+        self._batch_ids = (ctypes.c_int32 * 6)(*(SYSCALL_ARG_REGS64 if mode == 64
+                                                 else SYSCALL_ARG_REGS))
+        self._batch_mask = _MASK64 if mode == 64 else 0xFFFFFFFF
         self._batch_vals = (ctypes.c_uint64 * 6)()
         self._batch_ptrs = (ctypes.c_void_p * 6)(
             *[ctypes.addressof(self._batch_vals) + 8 * i for i in range(6)])
@@ -95,10 +137,10 @@ class RegisterCalls:
         self._value.value = 0
         if self._read(self._handle, self._id(reg), self._ref):
             raise CpuError(f"cannot read register {reg}")
-        return self._value.value & 0xFFFFFFFF
+        return self._value.value if reg in self._wide else self._value.value & 0xFFFFFFFF
 
     def write(self, reg: int, value: int) -> None:
-        self._value.value = value & 0xFFFFFFFF
+        self._value.value = value & (_MASK64 if reg in self._wide else 0xFFFFFFFF)
         if self._write(self._handle, self._id(reg), self._ref):
             raise CpuError(f"cannot write register {reg}")
 
@@ -106,7 +148,8 @@ class RegisterCalls:
         for i in range(6):
             self._batch_vals[i] = 0
         self._read_batch(self._handle, self._batch_ids, self._batch_ptrs, 6)
-        return tuple(v & 0xFFFFFFFF for v in self._batch_vals)
+        mask = self._batch_mask
+        return tuple(v & mask for v in self._batch_vals)
 
 
 class RegisterAccess:
@@ -118,13 +161,20 @@ class RegisterAccess:
             index = STATE_INDEX.get(reg)
             if index is not None:
                 return state[index] & 0xFFFFFFFF
+            index = STATE_INDEX64.get(reg)
+            if index is not None:
+                return state[index]
         return self._calls.read(reg)
 
     def set_reg(self, reg: int, value: int) -> None:
         state = self._state64
-        if state is not None and reg in GP_INDEX:
-            state[GP_INDEX[reg]] = value & 0xFFFFFFFF
-            return
+        if state is not None:
+            if reg in GP_INDEX:
+                state[GP_INDEX[reg]] = value & 0xFFFFFFFF
+                return
+            if reg in GP_INDEX64:
+                state[GP_INDEX64[reg]] = value & _MASK64
+                return
         self._calls.write(reg, value)
 
     def syscall_number(self) -> int:
@@ -148,6 +198,24 @@ class RegisterAccess:
         if state is not None:
             return (state[3] & 0xFFFFFFFF, state[1] & 0xFFFFFFFF, state[2] & 0xFFFFFFFF,
                     state[6] & 0xFFFFFFFF, state[7] & 0xFFFFFFFF, state[5] & 0xFFFFFFFF)
+        return self._calls.syscall_args()
+
+    # the same three in long mode: RAX; RDI, RSI, RDX, R10, R8, R9 (Linux x86-64)
+    def _syscall_number64(self) -> int:
+        state = self._state64
+        return state[0] if state is not None else self._calls.read(Reg64.RAX)
+
+    def _set_result64(self, value: int) -> None:
+        state = self._state64
+        if state is not None:
+            state[0] = value & _MASK64
+        else:
+            self._calls.write(Reg64.RAX, value)
+
+    def _syscall_args64(self) -> tuple[int, int, int, int, int, int]:
+        state = self._state64
+        if state is not None:
+            return tuple(state[i] for i in _SYSCALL_ARG_INDEX64)
         return self._calls.syscall_args()
 
     @property
@@ -185,8 +253,13 @@ class RegisterAccess:
         return self.uc.reg_read(seg) & 0xFFFF
 
     def regs(self) -> dict[str, int]:
-        """The general registers, EIP, EFLAGS, the control registers and the selectors."""
-        out = {name: self.reg(r) for r, name in REG_NAMES.items()}
+        """The general registers, EIP (RIP...), EFLAGS, the control registers and the
+        selectors."""
+        names = REG64_NAMES if self.mode == 64 else REG_NAMES
+        out = {name: self.reg(r) for r, name in names.items()}
+        if self.mode == 64:
+            out.update({name: self.reg(r) for r, name in REG_NAMES.items()
+                        if name.startswith("cr")})
         out.update({name: self.segment(s) for s, name in SEG_NAMES.items()})
         return out
 

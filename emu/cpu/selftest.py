@@ -24,9 +24,10 @@ import struct
 
 from .. import gdt as gdtmod
 from ..errors import EmulationError, UnicornBuildError
-from ..mmu import PAGE_SIZE, Cr0, Cr4, Pte, pdx, ptx
+from ..mmu import PAGE_SIZE, Cr0, Cr4, Efer, Pte, pdx, ptx
+from .contexts import EFER
 from .core import Cpu, unicorn_build
-from .registers import EIP_INDEX, GP_INDEX, Reg, Seg, StateLayout
+from .registers import EIP_INDEX, GP_INDEX, Reg, Reg64, Seg, StateLayout
 from .trap import PF, SYSCALL_VECTOR, Trap
 
 _SCRATCH_PAGES = 9
@@ -77,6 +78,26 @@ def _find_layout(before: bytes, after: bytes, header: int, cr: dict[int, int]) -
                        cr0_at[0] + 2)
 
 
+def _iret_frame(ram, layout: str, kstack: int, code: int, cs: int, ustack: int,
+                ds: int) -> int:
+    """The frame ``iret`` pops to enter ring 3 at ``code`` (EIP/RIP, CS, flags with IF,
+    the user stack, SS), at the top of the kernel stack page; returns where it starts."""
+    frame = struct.pack(layout, code, cs, 0x202, ustack + PAGE_SIZE, ds)
+    at = kstack + PAGE_SIZE - len(frame)
+    ram.write(at, frame)
+    return at
+
+
+def _context_header(cpu: Cpu) -> int:
+    """Where the registers start in a saved context: found by writing known values."""
+    for r, value in zip(GP_INDEX, _MAGIC, strict=True):
+        cpu.set_reg(r, value)
+    header = cpu.snapshot().find(_SIGNATURE)
+    if header < 0:
+        raise _refuse("the registers were not found in a saved context")
+    return header
+
+
 def calibrate(cpu: Cpu, direct_state: bool = True):
     """Calibrate and self-test ``cpu``; returns the (ring-3, ring-0) template contexts.
     With ``direct_state`` False, registers stay behind Unicorn's API calls."""
@@ -97,17 +118,9 @@ def calibrate(cpu: Cpu, direct_state: bool = True):
               + b"\xa3" + struct.pack("<I", a)  # mov [a], eax
               + b"\xa3" + struct.pack("<I", b)  # mov [b], eax
               + b"\xcd\x80")  # int 0x80
-    frame = struct.pack("<5I", page[_UCODE], gdtmod.USER_CS, 0x202,
-                        page[_USTACK] + PAGE_SIZE, gdtmod.USER_DS)
-    kstack_top = page[_KSTACK] + PAGE_SIZE
-    ram.write(kstack_top - len(frame), frame)
-
-    # the context header: where the registers start in a saved context
-    for r, value in zip(GP_INDEX, _MAGIC, strict=True):
-        cpu.set_reg(r, value)
-    header = cpu.snapshot().find(_SIGNATURE)
-    if header < 0:
-        raise _refuse("the registers were not found in a saved context")
+    frame_at = _iret_frame(ram, "<5I", page[_KSTACK], page[_UCODE], gdtmod.USER_CS,
+                           page[_USTACK], gdtmod.USER_DS)
+    header = _context_header(cpu)
 
     cpu.set_gdtr(page[_GDT], gdtmod.ENTRIES * gdtmod.DESCRIPTOR_SIZE - 1)
     cpu.set_reg(Reg.CR3, page[_PD])
@@ -117,9 +130,77 @@ def calibrate(cpu: Cpu, direct_state: bool = True):
                        (Seg.DS, gdtmod.USER_DS), (Seg.ES, gdtmod.USER_DS), (Seg.FS, 0),
                        (Seg.GS, 0)):
         cpu.set_selector(seg, value)
-    cpu.set_reg(Reg.ESP, kstack_top - len(frame))
+    cpu.set_reg(Reg.ESP, frame_at)
     kernel_template = cpu.save_new_context()
 
+    template = _self_test(cpu, page[_STUB], header, a, b, lambda target, flags: ram.write_u32(
+        page[_PT] + 4 * ptx(target), target | flags), after=1)
+    _finish(cpu, direct_state, page)
+    return template, kernel_template
+
+
+_LONG_PAGES = 11
+(_L4, _L3, _L2, _L1, _LGDT, _LSTUB, _LKSTACK, _LUCODE, _LUSTACK, _LPROBE_A,
+ _LPROBE_B) = range(_LONG_PAGES)
+
+
+def calibrate64(cpu: Cpu, direct_state: bool = True):
+    """The same for a CPU in long mode: 4-level tables identity-map the scratch pages, a
+    ring-0 ``iretq`` enters 64-bit code in ring 3, which makes an ``int 0x80``, the three
+    faults, a ``syscall`` (the instruction hook) and an ``int 0x80``. Long mode is entered
+    here (CR4.PAE, EFER.LME|LMA|SCE|NXE, CR3, CR0.PG) and stays in both templates."""
+    ram = cpu.ram
+    base = ram.size - _LONG_PAGES * PAGE_SIZE  # inside one 2 MiB region (one page table)
+    if base >> 21 != (ram.size - 1) >> 21:
+        base = ((ram.size - 1) & ~0x1FFFFF) - _LONG_PAGES * PAGE_SIZE
+    page = [base + i * PAGE_SIZE for i in range(_LONG_PAGES)]
+    for pa in page:
+        ram.zero(pa)
+
+    def put(table: int, index: int, value: int) -> None:
+        ram.write(page[table] + 8 * index, struct.pack("<Q", value))
+
+    table_flags = Pte.P | Pte.RW | Pte.US
+    put(_L4, (base >> 39) & 511, page[_L3] | table_flags)
+    put(_L3, (base >> 30) & 511, page[_L2] | table_flags)
+    put(_L2, (base >> 21) & 511, page[_L1] | table_flags)
+    for i in (_L4, _L3, _L2, _L1, _LGDT, _LSTUB, _LKSTACK, _LUCODE, _LUSTACK):
+        put(_L1, (page[i] >> 12) & 511,
+            page[i] | Pte.P | Pte.RW | (Pte.US if i in (_LUCODE, _LUSTACK) else 0))
+    ram.write(page[_LGDT], gdtmod.long_gdt())
+    ram.write(page[_LSTUB], b"\x48\xcf")  # iretq
+    a, b = page[_LPROBE_A], page[_LPROBE_B]
+    ram.write(page[_LUCODE], b"\xcd\x80"  # int 0x80
+              + b"\x48\x8b\x04\x25" + struct.pack("<I", a)  # mov rax, [a]
+              + b"\x48\x89\x04\x25" + struct.pack("<I", a)  # mov [a], rax
+              + b"\x48\x89\x04\x25" + struct.pack("<I", b)  # mov [b], rax
+              + b"\x0f\x05"  # syscall
+              + b"\xcd\x80")  # int 0x80
+    frame_at = _iret_frame(ram, "<5Q", page[_LKSTACK], page[_LUCODE], gdtmod.LONG_USER_CS,
+                           page[_LUSTACK], gdtmod.LONG_USER_DS)
+    header = _context_header(cpu)
+
+    cpu.set_gdtr(page[_LGDT], gdtmod.LONG_ENTRIES * gdtmod.DESCRIPTOR_SIZE - 1)
+    cpu.set_reg(Reg.CR4, cpu.reg(Reg.CR4) | Cr4.PAE | Cr4.PGE)
+    cpu.uc.msr_write(EFER, Efer.LME | Efer.LMA | Efer.SCE | Efer.NXE)
+    cpu.set_reg(Reg.CR3, page[_L4])
+    cpu.set_reg(Reg.CR0, cpu.reg(Reg.CR0) | Cr0.PG | Cr0.WP)
+    cpu.set_reg(Reg64.RSP, frame_at)
+    kernel_template = cpu.save_new_context()
+
+    def map_page(target: int, flags: int) -> None:
+        put(_L1, (target >> 12) & 511, target | flags)
+
+    template = _self_test(cpu, page[_LSTUB], header, a, b, map_page, after=2)
+    _finish(cpu, direct_state, page)
+    return template, kernel_template
+
+
+def _self_test(cpu: Cpu, stub: int, header: int, a: int, b: int, map_page,
+               after: int):
+    """Run the scratch program from ``stub``: a syscall (the ring-3 template is saved
+    there), three page faults (``map_page(page, flags)`` fixes each), then ``after`` more
+    syscalls. Each event must arrive as itself; returns the ring-3 template."""
     events: list[tuple[int, int, int]] = []  # (vector, error code, cr2)
     state: dict = {}
 
@@ -128,8 +209,7 @@ def calibrate(cpu: Cpu, direct_state: bool = True):
         if "template" not in state:
             state["template"] = cpu.save_new_context()
             state["before"] = cpu.snapshot()
-            state["eip"] = cpu.reg(Reg.EIP)
-        else:
+        elif events.count((SYSCALL_VECTOR, 0, 0)) == after + 1:
             cpu.stop()
 
     def on_trap(trap: Trap) -> None:
@@ -137,9 +217,7 @@ def calibrate(cpu: Cpu, direct_state: bool = True):
         if trap.vector != PF:
             cpu.stop()
             return
-        target = trap.cr2 & ~0xFFF
-        flags = Pte.P | Pte.US | (Pte.RW if trap.error_code & 2 else 0)
-        ram.write_u32(page[_PT] + 4 * ptx(target), target | flags)
+        map_page(trap.cr2 & ~0xFFF, Pte.P | Pte.US | (Pte.RW if trap.error_code & 2 else 0))
 
     def locate_fields(vector: int) -> None:
         after = cpu.snapshot()
@@ -150,28 +228,32 @@ def calibrate(cpu: Cpu, direct_state: bool = True):
     cpu._locate_fields = locate_fields
     cpu.syscall_handler, cpu.trap_handler = on_syscall, on_trap
     try:
-        cpu.run(page[_STUB], timeout_us=2_000_000)
+        cpu.run(stub, timeout_us=2_000_000)
     except EmulationError as error:
         raise _refuse(f"the start-up self-test stopped with {error}") from None
     finally:
         del cpu._locate_fields
         cpu.syscall_handler, cpu.trap_handler = cpu._unhandled_syscall, cpu._unhandled_trap
-    expected = [(SYSCALL_VECTOR, 0, 0), (PF, 4, a), (PF, 7, a), (PF, 6, b),
-                (SYSCALL_VECTOR, 0, 0)]
+    expected = [(SYSCALL_VECTOR, 0, 0), (PF, 4, a), (PF, 7, a), (PF, 6, b)] + \
+        [(SYSCALL_VECTOR, 0, 0)] * after
     if events != expected:
         def show(evts):
             return ", ".join(f"vector {v} error {e:#x} cr2 {c:#x}" for v, e, c in evts)
         raise _refuse(f"the page-fault self-test expected [{show(expected)}] but the CPU "
                       f"delivered [{show(events)}]; three page faults in a row must each "
                       f"arrive as vector 14 (Unicorn issue 1883 remedy)")
+    return state["template"]
+
+
+def _finish(cpu: Cpu, direct_state: bool, page: list[int]):
+    """Registers in place when the live state is found; the scratch pages cleaned."""
     address = locate_state(cpu) if direct_state else None
     if address is not None:
         cpu.use_state(address)
-    for i in range(_SCRATCH_PAGES):
-        ram.zero(page[i])
+    for pa in page:
+        cpu.ram.zero(pa)
     cpu.flush_code()
     cpu.flush_tlb()
-    return state["template"], kernel_template
 
 
 def _read_process_memory(address: int, size: int) -> bytes:

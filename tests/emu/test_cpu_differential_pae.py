@@ -13,17 +13,15 @@ their frames in 8..16 MiB. Cases use PDPT entries 1 and 2 (0x40000000-0xBFFFFFFF
 """
 
 import random
-import struct
 
 import pytest
 
-from emu.cpu import Cpu, Reg
-from emu.cpu.contexts import EFER
-from emu.mmu import Cr0, Cr4, Efer, Pde, Pte
+from emu.cpu import Cpu
+from emu.mmu import Cr4, Efer, Pde, Pte
 from emu.paging import NX_BIT, PAE
 from emu.ram import PhysicalMemory
-from emu.walk import Access, accessed_dirty_updates, walk
-from tests.emu.access_rig import AccessRig
+from emu.walk import Access
+from tests.emu.access_rig import AccessRig, u64
 
 RAM = 16 << 20
 PDPT, PD0, PT0, GDT, CODE, USTACK, KSTACK = (0x1000, 0x2000, 0x3000, 0x4000, 0x5000, 0x6000,
@@ -34,13 +32,6 @@ SEED = 20261130
 CASES = 2000
 
 
-def _u64(ram, pa, value=None):
-    if value is None:
-        return struct.unpack("<Q", ram.read(pa, 8))[0]
-    ram.write(pa, struct.pack("<Q", value))
-    return value
-
-
 class Rig(AccessRig):
     def __init__(self):
         self.ram = PhysicalMemory(RAM)
@@ -49,9 +40,9 @@ class Rig(AccessRig):
         self.cpu.set_control_bits(cr4=Cr4.PAE, efer=Efer.NXE)
         for page in (PDPT, PD0, PT0, GDT, CODE, USTACK, KSTACK):
             flags = Pte.P | Pte.RW | (Pte.US if page in (CODE, USTACK) else 0)
-            _u64(self.ram, PT0 + 8 * (page >> 12), page | flags)
-        _u64(self.ram, PD0, PT0 | Pde.P | Pde.RW | Pde.US)
-        _u64(self.ram, PDPT, PD0 | Pde.P)
+            u64(self.ram, PT0 + 8 * (page >> 12), page | flags)
+        u64(self.ram, PD0, PT0 | Pde.P | Pde.RW | Pde.US)
+        u64(self.ram, PDPT, PD0 | Pde.P)
         self.user = self.cpu.new_user_context(CODE, USTACK + 0x1000, PDPT)
         self.kernel = self.cpu.new_kernel_context(CODE, KSTACK + 0x1000, PDPT)
         super().__init__(self.cpu, CODE)
@@ -110,39 +101,19 @@ def random_case(rnd: random.Random):
 
 
 def run_case(rig: Rig, case):
-    ram, cpu = rig.ram, rig.cpu
-    va, access = case["va"], case["access"]
+    ram = rig.ram
+    va = case["va"]
     pdpte_pa = PDPT + 8 * (va >> 30)
-    written = {pdpte_pa: _u64(ram, pdpte_pa, case["pdpte"])}
+    written = {pdpte_pa: u64(ram, pdpte_pa, case["pdpte"])}
     pd = case["pdpte"] & 0xFFFFF000
     pde_pa = pd + 8 * ((va >> 21) & 511)
-    written[pde_pa] = _u64(ram, pde_pa, case["pde"])
+    written[pde_pa] = u64(ram, pde_pa, case["pde"])
     pte_pa = None
     if not case["pde"] & Pde.PS:
         pte_pa = (case["pde"] & 0xFFFFF000) + 8 * ((va >> 12) & 511)
         if pte_pa != pde_pa:
-            written[pte_pa] = _u64(ram, pte_pa, case["pte"])
-    reference = walk(lambda pa: _u64(ram, pa), PDPT, va, access, user=case["user"],
-                     wp=case["wp"], fmt=PAE, nxe=case["nxe"])
-    marker = struct.pack("<I", case["value"] ^ 0xFFFFFFFF)
-    if reference.ok:
-        ram.write(reference.pa, b"\xcd\x80" if access is Access.EXECUTE else marker)
-    expected = dict(written)
-    for entry_pa, value in accessed_dirty_updates(reference, fmt=PAE):
-        expected[entry_pa] = value
-
-    cpu.load_context(rig.user if case["user"] else rig.kernel, PDPT)
-    cr0 = cpu.reg(Reg.CR0)
-    cpu.set_reg(Reg.CR0, (cr0 | Cr0.WP) if case["wp"] else (cr0 & ~Cr0.WP))
-    efer = cpu.uc.msr_read(EFER)
-    cpu.uc.msr_write(EFER, (efer | Efer.NXE) if case["nxe"] else (efer & ~Efer.NXE))
-    cpu.flush_tlb()
-    rig.agrees(rig.access(access, va, case["value"]), reference, case["value"], case)
-    for entry_pa, value in expected.items():
-        assert _u64(ram, entry_pa) == value, (case, hex(entry_pa))
-    for entry_pa in written:
-        _u64(ram, entry_pa, 0)
-    return reference.fault
+            written[pte_pa] = u64(ram, pte_pa, case["pte"])
+    return rig.check_case(case, PDPT, PAE, written)
 
 
 def test_cpu_agrees_with_the_pae_reference_walk(rig):
