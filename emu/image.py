@@ -35,6 +35,7 @@ class Image:
     phdr: int | None = None  # where the program headers are mapped (AT_PHDR), for ELF
     phent: int = 0
     phnum: int = 0
+    bits: int = 32  # 64: an x86-64 program (long mode, 4-level paging)
 
     @property
     def end(self) -> int:

@@ -107,13 +107,19 @@ def _works(cmd: list[str], tmp: Path) -> bool:
 
 @pytest.fixture(scope="session")
 def compilers(tmp_path_factory) -> dict[str, list[str]]:
-    """The libcs that can build (and the host run) static i386 programs here."""
+    """The libcs that can build (and the host run) static i386 programs here (glibc, musl),
+    and static x86-64 ones (glibc64, musl64)."""
     tmp = tmp_path_factory.mktemp("probe")
     found = {}
     if shutil.which("gcc") and _works(["gcc", "-m32", "-static", "-O2"], tmp):
         found["glibc"] = ["gcc", "-m32", "-static", "-O2"]
     if MUSL_GCC.exists() and _works([str(MUSL_GCC), "-O2"], tmp):
         found["musl"] = [str(MUSL_GCC), "-O2"]
+    # and x86-64 programs, for 4-level paging
+    if shutil.which("gcc") and _works(["gcc", "-static", "-O2"], tmp):
+        found["glibc64"] = ["gcc", "-static", "-O2"]
+    if shutil.which("musl-gcc") and _works(["musl-gcc", "-static", "-O2"], tmp):
+        found["musl64"] = ["musl-gcc", "-static", "-O2"]
     return found
 
 
@@ -125,7 +131,7 @@ def built(compilers, tmp_path_factory):
 
     def build(name: str, libc: str) -> Path:
         if libc not in compilers:
-            pytest.skip(f"no {libc} i386 toolchain (run .ci/toolchains.sh)")
+            pytest.skip(f"no {libc} toolchain (run .ci/toolchains.sh)")
         key = (name, libc)
         if key not in cache:
             exe = out / f"{name}-{libc}"

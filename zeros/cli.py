@@ -74,9 +74,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="start from an empty environment instead of the host's")
     run.add_argument("--seed", type=int, default=None, metavar="N",
                      help="a repeatable run: a virtual clock and random bytes from seed N")
-    run.add_argument("--paging", choices=["32", "pae"], default="32",
-                     help="the paging mode: 32 (two levels, 32-bit entries; the default) or "
-                          "pae (three levels, 64-bit entries, NX: data cannot be run)")
+    run.add_argument("--paging", choices=["32", "pae", "4-level"], default=None,
+                     help="the paging mode: 32 (two levels, 32-bit entries) or pae (three "
+                          "levels, 64-bit entries, NX: data cannot be run) for i386 "
+                          "programs; 4-level (long mode) for x86-64 ones. Default: 32, or "
+                          "4-level when the program is an x86-64 ELF")
     run.add_argument("--ram", default="128M", help="physical RAM size (default 128M)")
     run.add_argument("--page-file", default=None, metavar="SIZE",
                      help="page file size (default 4 x RAM, 0 for none)")
@@ -110,6 +112,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--trace-limit", type=int, default=100_000, metavar="N",
                      help="instructions to trace at most (default 100000, 0 for no limit)")
     return parser
+
+
+def _paging_for(program: str) -> str:
+    """4-level paging for an x86-64 ELF file (ELFCLASS64), 32-bit paging otherwise."""
+    try:
+        with open(program, "rb") as f:
+            head = f.read(5)
+    except OSError:
+        return "32"  # the machine says what is wrong with it
+    return "4-level" if head[:4] == b"\x7fELF" and head[4:5] == b"\x02" else "32"
 
 
 def _readable_stdin() -> bool:
@@ -215,7 +227,7 @@ def cmd_run(args) -> int:
     if any(not argv for argv in programs):
         raise ValueError("--also: no program given")
     machine = Machine(ram_size=args.ram, page_file=args.page_file, root=args.root,
-                      seed=args.seed, paging=args.paging)
+                      seed=args.seed, paging=args.paging or _paging_for(args.program))
     try:
         machine.table.console_fds = (0, 1, 2)  # what the guests' descriptors 0-2 stand for
         views = _Views(machine, args)

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from emu.cpu import Cpu
 from emu.errors import EmuError
 from emu.mmu import PAGE_SIZE, Cr4, Efer
-from emu.paging import PAE, X86_32
+from emu.paging import IA32E, PAE, X86_32
 from emu.ram import PhysicalMemory
 from emu.walk import Access, Walk, walk
 
@@ -41,6 +41,7 @@ from .abi.linux.process import ProcessCalls
 from .abi.linux.procfs import ProcFiles
 from .abi.linux.signals import SignalCalls
 from .abi.linux.time import TimeCalls
+from .abi.linux.x86_64 import X86_64Calls
 from .abi.windows.syscalls import VirtualCalls
 from .abi.windows.virtual import WindowsMemory
 from .entry.syscalls import Syscalls
@@ -53,7 +54,7 @@ from .errors import (
     NoSuchProcess,
     ZerosError,
 )
-from .layout import EXPLOIT_PID
+from .layout import EXPLOIT_PID, LAYOUT32, LAYOUT64
 from .mm.boot import Kernel
 from .mm.frames import FrameAllocator
 from .proc.audit import audit
@@ -99,7 +100,9 @@ def parse_size(text: str | int) -> int:
     return int(value * scale)
 
 
-PAGING = {"32": X86_32, "pae": PAE}  # Machine(paging=...), zeros run --paging
+# Machine(paging=...), zeros run --paging: i386 programs under 32-bit or PAE paging,
+# x86-64 programs under 4-level paging (a CPU in long mode)
+PAGING = {"32": X86_32, "pae": PAE, "4-level": IA32E}
 
 
 class _Closed:
@@ -119,7 +122,8 @@ class Machine:
         directory guests' open() sees (default: the current directory). ``seed``: a
         repeatable run: a virtual clock, and random bytes (AT_RANDOM, getrandom) from this
         seed. ``paging``: "32" (two-level 32-bit paging, the default) or "pae" (three
-        levels, 64-bit entries, NX: pages without PROT_EXEC cannot be run).
+        levels, 64-bit entries, NX: pages without PROT_EXEC cannot be run) for i386
+        programs; "4-level" (long mode, NX, 48-bit addresses) for x86-64 programs.
         ``direct_state=False`` keeps every register access behind Unicorn's API
         (slower; for comparing the two paths, see emu.cpu)."""
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
@@ -139,12 +143,14 @@ class Machine:
         if not os.path.isdir(self.root):
             raise ZerosError(f"root {self.root} is not a directory")
         self.ram = PhysicalMemory(ram_size)
-        self.cpu = Cpu(self.ram, direct_state=direct_state)
+        long_mode = fmt is IA32E
+        self.layout = LAYOUT64 if long_mode else LAYOUT32
+        self.cpu = Cpu(self.ram, direct_state=direct_state, mode=64 if long_mode else 32)
         self.frames = FrameAllocator(self.ram)
-        if fmt.nx:  # PAE paging, and NX honoured
+        if fmt is PAE:  # PAE paging, and NX honoured (long mode has both from the start)
             self.cpu.set_control_bits(cr4=Cr4.PAE, efer=Efer.NXE)
-        self.kernel = Kernel(self.cpu, self.frames, fmt)
-        self.vm = VirtualMemory(self.frames, self.kernel.half, fmt, page_file)
+        self.kernel = Kernel(self.cpu, self.frames, fmt, self.layout)
+        self.vm = VirtualMemory(self.frames, self.kernel.half, fmt, page_file, self.layout)
         self.pagefile = self.vm.pagefile
         self.seed = seed
         self.clock = Clock(virtual=seed is not None)
@@ -164,15 +170,19 @@ class Machine:
         self.syscalls = Syscalls(self.cpu, self.table, self.scheduler)
         self.linux = LinuxMemory(self.table, self.vm)
         self.windows = WindowsMemory(self.table, self.ram.size + self.pagefile.size)
-        self.syscalls.register_all(ProcessCalls(self.table, self.scheduler, self.tls,
-                                                deterministic=seed is not None).handlers())
-        self.syscalls.register_all(FileCalls(self.clock, ProcFiles(self.table)).handlers())
-        self.syscalls.register_all(SignalCalls(self.table, self.signals).handlers())
-        self.syscalls.register_all(TimeCalls(self.clock).handlers())
-        self.syscalls.register_all(MemoryCalls(self.linux).handlers())
-        self.syscalls.register_all(VirtualCalls(self.windows).handlers())
-        self.syscalls.register_all(ZerosCalls(lambda: self.memory_manager,
-                                              lambda long: self.ps(long=long)).handlers())
+        families = (ProcessCalls(self.table, self.scheduler, self.tls,
+                                 deterministic=seed is not None),
+                    FileCalls(self.clock, ProcFiles(self.table)),
+                    SignalCalls(self.table, self.signals), TimeCalls(self.clock),
+                    MemoryCalls(self.linux))
+        if long_mode:  # x86-64 programs: Linux's x86-64 numbers and structures
+            self.syscalls.register_all(X86_64Calls(self.cpu, *families).handlers())
+        else:
+            for family in families:
+                self.syscalls.register_all(family.handlers())
+            self.syscalls.register_all(VirtualCalls(self.windows).handlers())
+            self.syscalls.register_all(ZerosCalls(lambda: self.memory_manager,
+                                                  lambda long: self.ps(long=long)).handlers())
         self.cpu.syscall_handler = self.syscalls.dispatch
         self.cpu.trap_handler = self.traps.handle
         self.cpu.page_fault_handler = self.traps.page_fault

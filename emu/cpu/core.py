@@ -56,8 +56,14 @@ class Cpu(RegisterAccess, ContextOps, HookDispatch):
             raise CpuError(f"mode must be 32 or 64, not {mode!r}")
         self.ram = ram
         self.mode = mode
-        self.pc_reg, self.sp_reg = (Reg64.RIP, Reg64.RSP) if mode == 64 else (Reg.EIP, Reg.ESP)
+        # the instruction pointer, the stack pointer, the accumulator (syscall number/result)
+        self.pc_reg, self.sp_reg, self.ax_reg = (Reg64.RIP, Reg64.RSP, Reg64.RAX) \
+            if mode == 64 else (Reg.EIP, Reg.ESP, Reg.EAX)
         self.addr_mask = (1 << 64) - 1 if mode == 64 else 0xFFFFFFFF
+        # inside the syscall handler, the instruction pointer is this far from where the
+        # program goes on: `int 0x80` has already moved it past itself; in long mode the
+        # `syscall` hook runs with RIP still on the 2-byte instruction
+        self.syscall_pc_behind = 2 if mode == 64 else 0
         if mode == 64:  # the syscall path reads RAX and RDI, RSI, RDX, R10, R8, R9
             self.syscall_number = self._syscall_number64
             self.set_result = self._set_result64

@@ -20,11 +20,12 @@ def _readelf(path):
     return entry, [(v, f, m, p) for v, f, m, p in loads if m]
 
 
+@pytest.mark.parametrize("libc", ["glibc", "glibc64", "musl64"])
 @pytest.mark.parametrize("name", ["hello", "floating", "big_bss"])
-def test_segments_agree_with_readelf(name, built):
+def test_segments_agree_with_readelf(name, libc, built):
     if not shutil.which("readelf"):
         pytest.skip("binutils not installed")
-    exe = built(name, "glibc")
+    exe = built(name, libc)
     image = load_elf(exe.read_bytes(), str(exe))
     entry, loads = _readelf(exe)
     assert image.entry == entry
@@ -38,7 +39,12 @@ def test_segments_agree_with_readelf(name, built):
 
 @pytest.mark.parametrize("blob,words", [
     (b"\x7fELF", "truncated"),
-    (b"\x7fELF\x02\x01\x01" + bytes(9) + bytes([2, 0, 62, 0]) + bytes(60), "class 64"),
+    (b"\x7fELF\x02\x01\x01" + bytes(9) + bytes([2, 0, 62, 0]) + bytes(60),
+     "bad program header table"),
+    (b"\x7fELF\x01\x02\x01" + bytes(9) + bytes([0, 2, 0, 3]) + bytes(40),
+     "not an i386 or x86-64 executable .class 32, machine 768, big endian"),
+    (b"\x7fELF\x02\x01\x01" + bytes(9) + bytes([2, 0, 183, 0]) + bytes(60),
+     "not an i386 or x86-64 executable .class 64, machine 183"),
     (b"\x7fELF\x01\x01\x01" + bytes(9) + bytes([1, 0, 3, 0]) + bytes(40), "an object file"),
 ])
 def test_bad_files_are_clear_errors(blob, words):

@@ -37,9 +37,32 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("paging", ["32", "pae"])
-@pytest.mark.parametrize("libc", LIBCS)
-@pytest.mark.parametrize("name", sorted(CASES))
+# What x86-64 programs do not do as natively yet, and why (strict: fixing one fails here,
+# so that it moves to the passing list)
+X86_64_GAPS = {
+    "signals": "signal handlers of x86-64 programs are not run (no x86-64 signal frame yet)",
+    "segv_handler": "signal handlers of x86-64 programs are not run",
+    "setjmp_test": "signal handlers of x86-64 programs are not run",
+    "proc_self": "x86-64 programs get no vDSO yet (AT_SYSINFO_EHDR is left out)",
+    "floating": "Unicorn's SSE picks the other NaN when both operands are NaN: NaN*0 + NAN "
+                "prints nan where the CPU prints -nan (QEMU's x86 NaN propagation)",
+}
+
+
+def _builds():
+    """(name, libc, paging): i386 programs under 32-bit and PAE paging, x86-64 programs
+    under 4-level paging."""
+    out = []
+    for name in sorted(CASES):
+        out += [(name, libc, paging) for libc in LIBCS for paging in ("32", "pae")]
+        gap = X86_64_GAPS.get(name)
+        marks = [pytest.mark.xfail(strict=True, reason=gap)] if gap else []
+        out += [pytest.param(name, libc, "4-level", marks=marks)
+                for libc in ("glibc64", "musl64")]
+    return out
+
+
+@pytest.mark.parametrize("name,libc,paging", _builds())
 def test_same_as_native(name, libc, paging, built, tmp_path):
     exe = built(name, libc)
     args, stdin, expected = CASES[name]

@@ -87,8 +87,8 @@ def machine_pae():
 
 
 def test_an_unknown_paging_mode_is_a_clear_error():
-    with pytest.raises(ZerosError, match="paging must be one of 32, pae"):
-        Machine(ram_size=4 << 20, paging="4-level")
+    with pytest.raises(ZerosError, match="paging must be one of 32, pae, 4-level"):
+        Machine(ram_size=4 << 20, paging="64")
 
 
 def test_the_seed_example_walked_under_pae(golden):

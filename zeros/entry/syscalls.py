@@ -18,7 +18,7 @@ import functools
 import logging
 from collections.abc import Callable
 
-from emu.cpu import Cpu, Reg
+from emu.cpu import Cpu
 
 from ..errors import ZerosError, errno_of
 from ..proc.process import WAITING, Blocked, Process, WouldBlock
@@ -78,5 +78,5 @@ class Syscalls:
         level = logging.DEBUG if (proc.pid, number) in self._warned else logging.WARNING
         self._warned.add((proc.pid, number))
         log.log(level, "pid %d (%s): unknown syscall %d at %#010x, returning -ENOSYS",
-                proc.pid, proc.name, number, self.cpu.reg(Reg.EIP))
+                proc.pid, proc.name, number, self.cpu.reg(self.cpu.pc_reg))
         return -errno.ENOSYS

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from emu.cpu import Reg, Trap, Vector
+from emu.cpu import Reg, Reg64, Trap, Vector
 from emu.mmu import PfError
 
 from ..errors import HandlerError, OutOfMemory, ZerosError
-from ..layout import USER_TOP
 from ..proc.process import Fault, Process
 from ..proc.scheduler import Scheduler
 from ..proc.signals import SEGV_ACCERR, SEGV_MAPERR, Signals, siginfo
@@ -46,7 +45,7 @@ class Traps:
         """The one fault entry: True when resolved (the instruction runs again)."""
         proc = self.table.current
         try:
-            if cr2 >= USER_TOP or not self.resolver.resolve(
+            if cr2 >= proc.space.layout.user_top or not self.resolver.resolve(
                     proc.space, cr2, code & _WRITE != 0, code & _PRESENT != 0,
                     code & _FETCH != 0):
                 return False
@@ -90,11 +89,13 @@ class Traps:
             return False
         self.scheduler.return_to_user(proc)  # a kernel entry: the clock moves, [vvar] may
         value, cpu = self.counter(), self.table.cpu  # be refreshed: read the counter after
-        cpu.set_reg(Reg.EAX, value & 0xFFFFFFFF)
-        cpu.set_reg(Reg.EDX, value >> 32 & 0xFFFFFFFF)
+        ax, dx, cx = (Reg64.RAX, Reg64.RDX, Reg64.RCX) if cpu.mode == 64 else \
+            (Reg.EAX, Reg.EDX, Reg.ECX)  # the high halves of RAX, RDX, RCX are cleared
+        cpu.set_reg(ax, value & 0xFFFFFFFF)
+        cpu.set_reg(dx, value >> 32 & 0xFFFFFFFF)
         if len(code) == 3:
-            cpu.set_reg(Reg.ECX, 0)
-        cpu.set_reg(Reg.EIP, eip + len(code))
+            cpu.set_reg(cx, 0)
+        cpu.set_reg(cpu.pc_reg, eip + len(code))
         return True
 
     def kill(self, proc: Process, trap: Trap, what: str | None = None) -> None:

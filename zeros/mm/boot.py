@@ -10,7 +10,7 @@ from __future__ import annotations
 from emu.cpu import Cpu
 from emu.paging import X86_32, PagingFormat
 
-from ..layout import KERNEL_BASE, MAX_DIRECT_MAP, kernel_va
+from ..layout import LAYOUT32, MAX_DIRECT_MAP, Layout
 from .frames import KERNEL, FrameAllocator, FrameKind
 from .pagetable import KernelHalf, build_kernel_half
 
@@ -18,13 +18,15 @@ from .pagetable import KernelHalf, build_kernel_half
 class Kernel:
     """What boot made: the GDT frame and the shared kernel half."""
 
-    def __init__(self, cpu: Cpu, frames: FrameAllocator, fmt: PagingFormat = X86_32):
+    def __init__(self, cpu: Cpu, frames: FrameAllocator, fmt: PagingFormat = X86_32,
+                 layout: Layout = LAYOUT32):
         self.fmt = fmt
+        self.layout = layout
         self.gdt_pa = frames.alloc(KERNEL, FrameKind.GDT, "GDT")
         self.direct_map_size = min(frames.ram.size, MAX_DIRECT_MAP)
-        self.half: KernelHalf = build_kernel_half(frames, fmt, KERNEL_BASE,
+        self.half: KernelHalf = build_kernel_half(frames, fmt, layout.kernel_base,
                                                   self.direct_map_size)
-        cpu.install_gdt(self.gdt_pa, kernel_va(self.gdt_pa))
+        cpu.install_gdt(self.gdt_pa, layout.kernel_va(self.gdt_pa))
 
     @property
     def page_tables(self) -> tuple[int, ...]:
@@ -32,4 +34,4 @@ class Kernel:
 
     @property
     def direct_map_end(self) -> int:
-        return KERNEL_BASE + self.direct_map_size
+        return self.layout.kernel_base + self.direct_map_size

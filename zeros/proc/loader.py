@@ -14,7 +14,7 @@ from emu.image import Image
 from emu.mmu import PAGE_SIZE, page_down, page_up
 
 from ..errors import MappingError, ProgramError
-from ..layout import PROGRAM_BASE, STACK_EXPAND, STACK_LIMIT, STACK_TOP, USER_MIN, USER_TOP
+from ..layout import PROGRAM_BASE
 from ..vm.addrspace import AddressSpace
 from ..vm.regions import Prot, RegionKind
 
@@ -26,7 +26,6 @@ AT_UID, AT_EUID, AT_GID, AT_EGID, AT_PLATFORM, AT_HWCAP, AT_CLKTCK = 11, 12, 13,
 AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN, AT_SYSINFO, AT_SYSINFO_EHDR, AT_MINSIGSTKSZ = \
     23, 25, 26, 31, 32, 33, 51
 HWCAP = 0x078BFBFD  # CPUID.1:EDX of the emulated CPU (tests/zeros/proc/test_loader.py)
-PLATFORM = "i686"
 CLOCK_TICKS = 100
 MINSIGSTKSZ = 2048
 
@@ -86,14 +85,17 @@ def map_image(space: AddressSpace, image: Image, name: str) -> None:
     """Regions for the image's segments (named after the file, with their file offsets; the
     anonymous part of ``.bss`` unnamed); a frame for every page that holds file bytes, and
     none for the rest: those arrive zero-filled at the first touch, as Linux maps them."""
+    layout = space.layout
+    low, high, limit = layout.user_min, layout.user_top, layout.stack_limit
     for seg in image.segments:
-        if seg.va < USER_MIN or seg.end > USER_TOP:
-            where = "kernel space" if seg.end > USER_TOP else "the null page"
+        if seg.va < low or seg.end > high:
+            where = "kernel space" if seg.end > high else "the null page"
             raise ProgramError(f"{image.source}: segment {seg.va:#010x}-{seg.end:#010x} lands "
-                               f"in {where} (user space is {USER_MIN:#010x}-{USER_TOP:#010x})")
-        if seg.end > STACK_LIMIT:
+                               f"in {where} (user space is {low:#010x}-{high:#010x})")
+        if seg.end > limit:
             raise ProgramError(f"{image.source}: segment {seg.va:#010x}-{seg.end:#010x} "
-                               f"overlaps the stack area ({STACK_LIMIT:#010x}-{STACK_TOP:#010x})")
+                               f"overlaps the stack area ({limit:#010x}-"
+                               f"{layout.stack_top:#010x})")
     pages = sorted(_pages(image).items())
     run_start = None
     for i, (va, (prot, kind, offset)) in enumerate(pages):
@@ -136,20 +138,22 @@ class Auxv:
 
 
 def build_stack(space: AddressSpace, argv: list[str], envp: list[str], aux: Auxv) -> int:
-    """Make the stack region and lay out the initial stack as Linux i386 does
+    """Make the stack region and lay out the initial stack as Linux does
     (fs/binfmt_elf.c create_elf_tables): strings at the top (the file name last), the
-    platform string, 16 random bytes, then auxv, envp, argv and argc, ESP 16-aligned.
-    Returns ESP."""
+    platform string, 16 random bytes, then auxv, envp, argv and argc in words of the
+    process's size (4 bytes, 8 for x86-64), the stack pointer 16-aligned. Returns it."""
+    layout = space.layout
+    word, stack_top, stack_limit = layout.word, layout.stack_top, layout.stack_limit
 
     def encode(text: str) -> bytes:
         return text.encode(errors="surrogateescape") + b"\0"
 
-    top = STACK_TOP - 4  # a NULL pointer ends the stack
+    top = stack_top - word  # a NULL pointer ends the stack
     execfn = encode(aux.execfn or (argv[0] if argv else ""))
     execfn_at = top - len(execfn)
     strings = b"".join(encode(s) for s in argv + envp)
     strings_at = execfn_at - len(strings)
-    platform = encode(PLATFORM)
+    platform = encode(layout.platform)
     platform_at = strings_at - len(platform)
     random_at = (platform_at - 16) & ~15
     pointers, offset = [], 0
@@ -164,19 +168,22 @@ def build_stack(space: AddressSpace, argv: list[str], envp: list[str], aux: Auxv
             AT_UID, 0, AT_EUID, 0, AT_GID, 0, AT_EGID, 0, AT_SECURE, 0,
             AT_RANDOM, random_at, AT_HWCAP2, 0, AT_EXECFN, execfn_at,
             AT_PLATFORM, platform_at, AT_NULL, 0]
+    if not aux.vdso_entry:
+        auxv = auxv[2:]  # no AT_SYSINFO (x86-64 has none) ...
     if not aux.vdso_base:
-        auxv = auxv[4:]  # no vdso to offer
+        pairs = zip(auxv[::2], auxv[1::2], strict=True)  # ... nor a vDSO
+        auxv = [word for pair in pairs if pair[0] != AT_SYSINFO_EHDR for word in pair]
     words = [len(argv)] + argv_ptrs + [0] + env_ptrs + [0] + auxv
-    esp = (random_at - 4 * len(words)) & ~15
-    if esp < STACK_LIMIT + PAGE_SIZE:
+    esp = (random_at - word * len(words)) & ~15
+    if esp < stack_limit + PAGE_SIZE:
         raise ProgramError("the arguments and environment do not fit on the stack")
-    block = struct.pack(f"<{len(words)}I", *words)
+    block = struct.pack(f"<{len(words)}{'Q' if word == 8 else 'I'}", *words)
     # the stack region holds what is there now and 128 KiB more, as Linux's setup_arg_pages
     # leaves it, and grows down as it is used (to 8 MiB)
-    start = max(page_down(esp) - STACK_EXPAND, STACK_LIMIT)
-    region = space.add_region(start, STACK_TOP, Prot.READ | Prot.WRITE,
+    start = max(page_down(esp) - layout.stack_expand, stack_limit)
+    region = space.add_region(start, stack_top, Prot.READ | Prot.WRITE,
                               RegionKind.STACK, "[stack]", grows_down=True)
-    space.fill(esp, STACK_TOP, region)
+    space.fill(esp, stack_top, region)
     space.write(esp, block)
     space.write(random_at, aux.random)
     space.write(platform_at, platform)

@@ -86,6 +86,7 @@ class Process:
     sleep_until: int | None = None  # a sleep in progress: its end, in clock nanoseconds
     start_ns: int = 0  # when it started, on the machine's monotonic clock
     argv: list = field(default_factory=list)
+    abi: str = "i386"  # or "x86_64": which syscall numbers and structures it speaks
 
     context_changed: bool = False  # the host wrote the saved context: the CPU must reload it
 

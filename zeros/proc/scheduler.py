@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import time
 
-from emu.cpu import Cpu, Reg
+from emu.cpu import Cpu
 from emu.errors import EmulationError
 
 from .. import budget
@@ -158,11 +158,11 @@ class Scheduler:
                 return
         ctx = proc.context
         if restart:  # back to the int 0x80, with the call's number, after the handler
-            self.cpu.set_context_reg(ctx, Reg.EIP, proc.eip - 2)
-            self.cpu.set_context_reg(ctx, Reg.EAX, blocked.number)
+            self.cpu.set_context_reg(ctx, self.cpu.pc_reg, proc.eip - 2)  # (syscall: 2 bytes
+            self.cpu.set_context_reg(ctx, self.cpu.ax_reg, blocked.number)  # as well)
             proc.eip -= 2
         else:
-            self.cpu.set_context_reg(ctx, Reg.EAX, result)
+            self.cpu.set_context_reg(ctx, self.cpu.ax_reg, result)
         proc.blocked = None
         proc.sleep_until = None
         proc.state = READY
@@ -202,6 +202,11 @@ class Scheduler:
                 if default_action(signal) == "ignore" and signal != SIGKILL:
                     continue
                 self.table.kill(proc, signal, f"killed by {signal_name(signal)}")
+                return False
+            if proc.abi != "i386":  # x86-64's frame (rt_sigframe with its ucontext): not yet
+                self.table.kill(proc, signal, f"killed by {signal_name(signal)}: its handler "
+                                              f"was not run (x86-64 signal frames are not "
+                                              f"supported yet)")
                 return False
             try:
                 self.signals.push_frame(proc, signal, pending, action)
@@ -296,7 +301,7 @@ class Scheduler:
             table.current = None
         if proc.alive and proc.context is not None and not proc.context_changed:
             cpu.save_context(proc.context)
-            proc.eip = cpu.reg(Reg.EIP)
+            proc.eip = cpu.reg(cpu.pc_reg)
         if not proc.alive:
             table.reap(proc)
             self.forget_loaded(proc)

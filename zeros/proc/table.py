@@ -16,10 +16,10 @@ import logging
 import os
 from collections.abc import Callable
 
-from emu.cpu import Cpu, Reg
+from emu.cpu import Cpu
 
 from ..errors import NoSuchProcess, OutOfMemory, ProgramError, SyscallError, ZerosError
-from ..layout import EXPLOIT_PID, VDSO_BASE
+from ..layout import EXPLOIT_PID, VDSO_BASE, VVAR_BASE
 from ..uapi import errno
 from ..uapi.fcntl import O_RDONLY, O_WRONLY
 from ..uapi.signals import SIGCHLD
@@ -121,17 +121,26 @@ class ProcessTable:
         """A new address space holding ``program`` and its initial stack: (space, image,
         source, esp). Nothing is left behind when it fails."""
         image, source = read_program(program)
+        layout = self.vm.layout
+        wide = layout.word == 8
+        if image.bits != (64 if wide else 32):
+            raise ProgramError(
+                f"{source}: an x86-64 program: run it with --paging 4-level (a CPU in long "
+                f"mode)" if image.bits == 64 else
+                f"{source}: an i386 program: run it with --paging 32 or pae, not 4-level")
         if isinstance(image.entry, bool) or not isinstance(image.entry, int) or \
-                not 0 <= image.entry < 1 << 32:
+                not 0 <= image.entry < 1 << (8 * layout.word):
             raise ProgramError(f"{source}: entry point {image.entry!r} is not an address")
         space = self.vm.new_space(pid)
         try:
             map_image(space, image, source if source.startswith("<") else
                       os.path.abspath(source))
-            self.vdso.setup(space)
+            if not wide:  # [vvar] and [vdso] for i386 programs (x86-64: not yet)
+                self.vdso.setup(space)
             aux = Auxv(image.entry, image.phdr or 0, image.phent, image.phnum,
-                       argv[0] if argv else source, self.random(16), VDSO_BASE,
-                       self.vdso.address("__kernel_vsyscall"))
+                       argv[0] if argv else source, self.random(16),
+                       0 if wide else VDSO_BASE,
+                       0 if wide else self.vdso.address("__kernel_vsyscall"))
             esp = build_stack(space, argv, env, aux)
         except BaseException as error:
             space.destroy()
@@ -161,7 +170,8 @@ class ProcessTable:
         argv = list(argv) if argv else [name]
         space, image, source, esp = self._load(pid, program, argv, list(env or []))
         proc = Process(pid, name, source, space, files=self._consoles(
-            bytes(stdin) if isinstance(stdin, (bytes, bytearray)) else stdin), argv=argv)
+            bytes(stdin) if isinstance(stdin, (bytes, bytearray)) else stdin), argv=argv,
+            abi="x86_64" if space.layout.word == 8 else "i386")
         proc.context = self.cpu.new_user_context(image.entry, esp, space.cr3)
         proc.eip = image.entry
         self.processes[pid] = proc
@@ -194,16 +204,20 @@ class ProcessTable:
         pid = self.new_pid()
         space = self.vm.fork_space(parent.space, pid)
         try:
-            self.vdso.add_vvar(space)
+            if parent.space.find(VVAR_BASE) is not None:
+                self.vdso.add_vvar(space)
         except BaseException:
             space.destroy()
             raise
         child = Process(pid, parent.name, parent.path, space, files=parent.files.copy(),
                         parent=parent.pid, tls=list(parent.tls), sig=parent.sig.fork(),
-                        argv=list(parent.argv))
-        child.context = self.cpu.save_new_context()
-        self.cpu.set_context_reg(child.context, Reg.EAX, 0)
-        child.eip = self.cpu.reg(Reg.EIP)
+                        argv=list(parent.argv), abi=parent.abi)
+        cpu = self.cpu
+        child.context = cpu.save_new_context()
+        cpu.set_context_reg(child.context, cpu.ax_reg, 0)
+        child.eip = cpu.reg(cpu.pc_reg) + cpu.syscall_pc_behind  # after the fork call
+        if cpu.syscall_pc_behind:
+            cpu.set_context_reg(child.context, cpu.pc_reg, child.eip)
         self.processes[pid] = child
         self.live += 1
         return child

@@ -14,16 +14,19 @@ _D = int(Pte.D)
 
 
 def maps_view(machine, pid: int) -> View:
-    rows = maps_rows(machine.process(pid).space)
-    return View("maps", {"pid": pid, "regions": rows}, maps_text(rows))
+    space = machine.process(pid).space
+    rows = maps_rows(space)
+    return View("maps", {"pid": pid, "regions": rows}, maps_text(rows, space.layout.word))
 
 
 def pmap_view(machine, pid: int) -> View:
     """``pmap -x``: Kbytes, RSS (present entries), Dirty (D bits), Mode, Mapping."""
     proc = machine.process(pid)
     space = proc.space
+    digits = 2 * space.layout.word  # pmap -x prints addresses in 8 or 16 digits
     rows, lines = [], [f"{pid}:   {proc.name}",
-                       "Address   Kbytes     RSS   Dirty Mode  Mapping"]
+                       f"{'Address':<{2 * space.layout.word}}  Kbytes     RSS   Dirty Mode  "
+                       f"Mapping"]
     total = rss_total = dirty_total = 0
     for region in space.regions:
         present = dirty = 0
@@ -41,10 +44,10 @@ def pmap_view(machine, pid: int) -> View:
         total += row["kbytes"]
         rss_total += row["rss"]
         dirty_total += row["dirty"]
-        lines.append(f"{region.start:08x} {row['kbytes']:>7} {row['rss']:>7} {row['dirty']:>7} "
-                     f"{mode} {mapping}")
-    lines.append("-------- ------- ------- -------")
-    lines.append(f"total kB {total:>7} {rss_total:>7} {dirty_total:>7}")
+        lines.append(f"{region.start:0{digits}x} {row['kbytes']:>7} {row['rss']:>7} "
+                     f"{row['dirty']:>7} {mode} {mapping}")
+    lines.append("-" * digits + " ------- ------- -------")
+    lines.append(f"{'total kB':<{digits}} {total:>7} {rss_total:>7} {dirty_total:>7}")
     return View("pmap", {"pid": pid, "regions": rows, "total_kbytes": total,
                          "total_rss": rss_total, "total_dirty": dirty_total},
                 "\n".join(lines) + "\n")

@@ -18,7 +18,7 @@ from emu.mmu import PAGE_SIZE, Pte, page_down, page_up
 from emu.paging import NX_BIT
 
 from ..errors import MappingError
-from ..layout import USER_MIN, USER_TOP
+from ..layout import LAYOUT32, Layout
 from ..mm.frames import FrameAllocator, FrameKind
 from ..mm.pagetable import PageTables, is_swap_entry, swap_slot
 from .regions import Prot, Region, RegionKind, RegionMap
@@ -43,8 +43,10 @@ def pte_flags(prot: Prot | int, nx: int = 0) -> int:
 class AddressSpace:
     def __init__(self, frames: FrameAllocator, pid: int, tables: PageTables,
                  resolve: Resolve | None = None,
-                 on_swap_release: Callable[[int], None] | None = None):
+                 on_swap_release: Callable[[int], None] | None = None,
+                 layout: Layout = LAYOUT32):
         self.frames = frames
+        self.layout = layout  # where user space, the stack, mmap... are (32 or 64-bit)
         self.ram = frames.ram
         self.pid = pid
         self.tables = tables
@@ -79,9 +81,10 @@ class AddressSpace:
                    demand: bool = True, **fields) -> Region:
         if start % PAGE_SIZE or end % PAGE_SIZE:
             raise MappingError(f"region {start:#x}-{end:#x} is not page aligned")
-        if start < USER_MIN or end > USER_TOP:
+        low, high = self.layout.user_min, self.layout.user_top
+        if start < low or end > high:
             raise MappingError(f"region {start:#010x}-{end:#010x} is outside user space "
-                               f"({USER_MIN:#010x}-{USER_TOP:#010x})")
+                               f"({low:#010x}-{high:#010x})")
         return self.regions.insert(Region(start, end, Prot(prot), RegionKind(kind), name,
                                           demand, **fields))
 
@@ -216,5 +219,5 @@ class AddressSpace:
         """Give back every frame: pages, page tables, the page directory."""
         for region in list(self.regions):
             self.remove_region(region)
-        self.unmap(USER_MIN, USER_TOP)  # anything mapped outside a region
+        self.unmap(self.layout.user_min, self.layout.user_top)  # anything outside a region
         self.tables.destroy()

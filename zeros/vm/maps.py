@@ -37,11 +37,12 @@ def maps_rows(space: AddressSpace) -> list[dict]:
     return rows
 
 
-def maps_text(rows: list[dict]) -> str:
+def maps_text(rows: list[dict], word: int = 4) -> str:
+    """The lines; ``word``: the pointer size of the kernel's view (8 for x86-64)."""
+    width = 25 + 6 * word - 1  # where Linux pads a name to (show_map_vma), then a space
     lines = []
     for row in rows:
         head = f"{row['start']:08x}-{row['end']:08x} {row['perms']} {row['offset']:08x} 00:00 0 "
-        # a name starts where Linux pads to (show_map_vma: 25 + 6 x 4 - 1 columns, then a
-        # space); an anonymous line ends in the space after the inode, as Linux's does
-        lines.append(f"{head:<48} {row['pathname']}" if row["pathname"] else head)
+        # an anonymous line ends in the space after the inode, as Linux's does
+        lines.append(f"{head:<{width}} {row['pathname']}" if row["pathname"] else head)
     return "".join(line + "\n" for line in lines)

@@ -3,6 +3,7 @@ out. Given the frame allocator and the kernel half; it hands each part only what
 
 from __future__ import annotations
 
+from ..layout import LAYOUT32, Layout
 from ..mm.frames import FrameAllocator
 from ..mm.pagetable import KernelHalf, PageTables
 from .addrspace import AddressSpace
@@ -13,8 +14,10 @@ from .pagefile import PageFile
 
 
 class VirtualMemory:
-    def __init__(self, frames: FrameAllocator, kernel: KernelHalf, fmt, page_file_size: int):
+    def __init__(self, frames: FrameAllocator, kernel: KernelHalf, fmt, page_file_size: int,
+                 layout: Layout = LAYOUT32):
         self.frames = frames
+        self.layout = layout
         self.kernel = kernel
         self.fmt = fmt
         self.pagefile = PageFile(frames, page_file_size)
@@ -41,7 +44,7 @@ class VirtualMemory:
     def new_space(self, pid: int) -> AddressSpace:
         tables = PageTables(self.frames, pid, self.fmt, self.kernel)
         return AddressSpace(self.frames, pid, tables, self.resolver.resolve,
-                            self.pagefile.release)
+                            self.pagefile.release, self.layout)
 
     def fork_space(self, parent: AddressSpace, pid: int) -> AddressSpace:
         """A new space for ``pid`` holding a copy-on-write copy of ``parent``."""

@@ -20,7 +20,6 @@ from emu.mmu import PAGE_SIZE, Pte, page_down
 from emu.vmem import chunks, read_virt, write_virt
 
 from ..errors import AddressError, MappingError, OutOfMemory, SyscallError
-from ..layout import USER_TOP
 from ..mm.frames import FrameKind
 from ..uapi import errno
 from .regions import Prot
@@ -35,7 +34,7 @@ PATH_MAX = 4096
 
 def _bring_in(space: AddressSpace, va: int, write: bool) -> bool:
     """Resolve a fault at ``va`` the way the CPU's fault would be; False if it cannot be."""
-    if va >= USER_TOP or space.resolve is None:
+    if va >= space.layout.user_top or space.resolve is None:
         return False
     try:
         return space.resolve(space, va, write, bool(space.tables.entry(va) & _PRESENT))

@@ -4,6 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from emu.cpu import Reg
 from zeros.entry.syscalls import Syscalls
 from zeros.errors import AddressError, FileError, OutOfMemory, VmError, Win32Error
 from zeros.uapi import errno
@@ -11,6 +12,8 @@ from zeros.uapi.winnt import ERROR_COMMITMENT_LIMIT, ERROR_INVALID_ADDRESS
 
 
 class FakeCpu:
+    pc_reg = Reg.EIP
+
     def __init__(self, number, args=(1, 2, 3, 4, 5, 6)):
         self.number, self.args = number, args
         self.result = None

@@ -152,8 +152,10 @@ class FileCalls:
     def _iovecs(self, proc: Process, va: int, count: int) -> list[tuple[int, int]]:
         if count > 1024:
             raise FileError(errno.EINVAL, "too many iovecs")
-        raw = copy_from_user(proc.space, va, 8 * count)
-        return [struct.unpack_from("<II", raw, 8 * k) for k in range(count)]
+        word = proc.space.layout.word  # struct iovec: a pointer and a size_t
+        raw = copy_from_user(proc.space, va, 2 * word * count)
+        return [struct.unpack_from("<QQ" if word == 8 else "<II", raw, 2 * word * k)
+                for k in range(count)]
 
     def readv(self, proc: Process, args) -> int:
         fd, iov, count = args[:3]

@@ -14,8 +14,6 @@ import os
 import platform
 import struct
 
-from emu.cpu import Reg
-
 from ...errors import FileError, ProgramError, SyscallError
 from ...proc.process import Process
 from ...proc.scheduler import Scheduler
@@ -122,7 +120,7 @@ class ProcessCalls:
             raise SyscallError(errno.ENOSYS, "clone: threads are not supported")
         child = self.table.fork(proc)
         if stack:
-            self.table.cpu.set_context_reg(child.context, Reg.ESP, stack)
+            self.table.cpu.set_context_reg(child.context, self.table.cpu.sp_reg, stack)
         if flags & CLONE_PARENT_SETTID:
             copy_to_user(proc.space, parent_tid, struct.pack("<I", child.pid))
             copy_to_user(child.space, parent_tid, struct.pack("<I", child.pid))
@@ -157,8 +155,10 @@ class ProcessCalls:
         if not va:
             return out
         total = 0
+        word = proc.space.layout.word
         while len(out) < MAX_STRINGS:
-            pointer = struct.unpack("<I", copy_from_user(proc.space, va + 4 * len(out), 4))[0]
+            pointer = int.from_bytes(copy_from_user(proc.space, va + word * len(out), word),
+                                     "little")
             if not pointer:
                 return out
             raw = string_from_user(proc.space, pointer, 128 << 10)

@@ -64,7 +64,7 @@ def _statm(proc: Process) -> str:
 
 
 FILES = {
-    "maps": lambda proc: maps_text(maps_rows(proc.space)),
+    "maps": lambda proc: maps_text(maps_rows(proc.space), proc.space.layout.word),
     "status": _status,
     "statm": _statm,
     "cmdline": lambda proc: "".join(arg + "\0" for arg in proc.argv),

@@ -34,6 +34,12 @@ SIGSTOP = 19
 MASK = (1 << NSIG) - 1
 
 
+# what sigaction and sigaltstack read and write, per ABI: handler, flags, restorer, mask;
+# ss_sp, ss_flags, ss_size
+SIGACTION = {"i386": struct.Struct("<IIIQ"), "x86_64": struct.Struct("<QQQQ")}
+STACK_T = {"i386": struct.Struct("<IiI"), "x86_64": struct.Struct("<Qi4xQ")}
+
+
 class SignalCalls:
     def __init__(self, table: ProcessTable, signals: Signals):
         self.table = table
@@ -72,15 +78,16 @@ class SignalCalls:
         self._signal(signal)
         if size != 8:
             raise SyscallError(errno.EINVAL, "sigsetsize must be 8")
+        layout = SIGACTION[proc.abi]  # struct sigaction as the kernel takes it
         new = None
         if act:
-            handler, flags, restorer, mask = struct.unpack(
-                "<IIIQ", copy_from_user(proc.space, act, 20))
-            new = Action(handler, flags, restorer, mask)
+            handler, flags, restorer, mask = layout.unpack(
+                copy_from_user(proc.space, act, layout.size))
+            new = Action(handler, flags & 0xFFFFFFFF, restorer, mask)
         old = self._set_action(proc, signal, new)
         if oldact:
-            copy_to_user(proc.space, oldact, struct.pack("<IIIQ", old.handler, old.flags,
-                                                         old.restorer, old.mask))
+            copy_to_user(proc.space, oldact, layout.pack(old.handler, old.flags, old.restorer,
+                                                         old.mask))
         return 0
 
     def sigaction(self, proc: Process, args) -> int:
@@ -143,13 +150,15 @@ class SignalCalls:
     def sigaltstack(self, proc: Process, args) -> int:
         new_va, old_va = args[:2]
         sp, flags, size = proc.sig.altstack
+        layout = STACK_T[proc.abi]
         if old_va:
-            esp = self.table.cpu.reg(Reg.ESP)
+            cpu = self.table.cpu
+            esp = cpu.reg(cpu.sp_reg)
             on = flags != SS_DISABLE and sp < esp <= sp + size
-            copy_to_user(proc.space, old_va, struct.pack("<IiI", sp, SS_ONSTACK if on else
-                                                         flags, size))
+            copy_to_user(proc.space, old_va, layout.pack(sp, SS_ONSTACK if on else flags,
+                                                         size))
         if new_va:
-            nsp, nflags, nsize = struct.unpack("<IiI", copy_from_user(proc.space, new_va, 12))
+            nsp, nflags, nsize = layout.unpack(copy_from_user(proc.space, new_va, layout.size))
             if nflags & ~(SS_DISABLE | 0x80000000):
                 raise SyscallError(errno.EINVAL, "sigaltstack: bad flags")
             if not nflags & SS_DISABLE and nsize < 2048:
