@@ -94,6 +94,13 @@ class PagingFormat:
         high = va >> (self.va_bits - 1)
         return high == 0 or high == (1 << (64 - self.va_bits + 1)) - 1
 
+    def linear(self, va: int) -> int:
+        """A table-walk address (0 .. top) as the CPU writes it: sign-extended from bit
+        va_bits-1 in the formats with canonical addresses (the kernel half at 0xffff...)."""
+        if self.canonical and va >> (self.va_bits - 1) & 1:
+            return va | ((1 << 64) - (1 << self.va_bits))
+        return va
+
     def indexes(self, va: int) -> list[tuple[str, int]]:
         """(level name, index) for each level, top first; the page offset is va & 0xfff."""
         return [(level.name, level.index(va)) for level in self.levels]

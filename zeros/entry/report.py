@@ -10,7 +10,6 @@ from emu.vmem import read_virt
 from emu.walk import Access, Walk, describe_error_code, walk
 from emu.walkfmt import error_code_bits, report_lines
 
-from ..layout import KERNEL_BASE
 from ..proc.process import Process
 
 
@@ -72,7 +71,7 @@ def fault_report(proc: Process, trap: Trap, signal_name: str, w: Walk | None,
     if region is not None:
         lines.append(f"  region {region.start:#010x}-{region.end:#010x} {region.prot.letters} "
                      f"{region.kind} {region.name}".rstrip())
-    elif trap.vector == Vector.PF and trap.cr2 >= KERNEL_BASE:
+    elif trap.vector == Vector.PF and trap.cr2 >= proc.space.layout.user_top:
         lines.append(f"  region kernel half: {trap.cr2:#010x} is supervisor-only")
     elif trap.vector == Vector.PF:
         lines.append(f"  region none: {trap.cr2:#010x} is in no region of this process")

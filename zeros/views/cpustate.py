@@ -29,7 +29,8 @@ def creg_view(machine, pid: int | None = None) -> View:
             "cr0_set": [n for n in CR0_BITS if cr0 & Cr0[n]],
             "cr4_set": [n for n in CR4_BITS if cr4 & Cr4[n]],
             "efer_set": [n for n in EFER_BITS if efer & Efer[n]]}
-    top = f"PDPT={cr3 & ~0x1F:#010x}" if cr4 & Cr4.PAE else f"PDB={cr3 & ~0xFFF:#010x}"
+    top = f"PML4={cr3 & ~0xFFF:#010x}" if efer & Efer.LMA else \
+        f"PDPT={cr3 & ~0x1F:#010x}" if cr4 & Cr4.PAE else f"PDB={cr3 & ~0xFFF:#010x}"
     text = (f"CR0={cr0:#010x}: {_letters(cr0, CR0_BITS, Cr0.__members__)}\n"
             f"CR2={cr2:#010x}: page fault linear address\n"
             f"CR3={cr3:#010x}: {top} {'PCD' if cr3 & 16 else 'pcd'} "
@@ -40,15 +41,25 @@ def creg_view(machine, pid: int | None = None) -> View:
 
 
 def regs_view(machine, pid: int) -> View:
-    """General registers, EIP, EFLAGS bit by bit, and the selectors of a stopped process."""
+    """General registers, EIP (RIP), EFLAGS bit by bit, and the selectors of a stopped
+    process; in long mode the 64-bit registers and the FS base."""
     regs = machine.registers(pid)
-    flags = regs["eflags"]
+    wide = "rip" in regs
+    flags = regs["rflags" if wide else "eflags"]
     regs["cpl"] = regs["cs"] & 3
-    order = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp")
-    lines = ["  ".join(f"{r}={regs[r]:#010x}" for r in order[:4]),
-             "  ".join(f"{r}={regs[r]:#010x}" for r in order[4:]),
-             f"eip={regs['eip']:#010x}  eflags={flags:#010x}: " +
-             " ".join(n if flags & (1 << b) else n.lower() for n, b in EFLAGS_BITS),
-             "  ".join(f"{s}={regs[s]:#06x}" for s in ("cs", "ss", "ds", "es", "fs", "gs")) +
-             f"  (CPL {regs['cpl']})"]
+    bits = " ".join(n if flags & (1 << b) else n.lower() for n, b in EFLAGS_BITS)
+    selectors = "  ".join(f"{s}={regs[s]:#06x}" for s in ("cs", "ss", "ds", "es", "fs", "gs"))
+    if wide:
+        order = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10",
+                 "r11", "r12", "r13", "r14", "r15")
+        lines = ["  ".join(f"{r:>3}={regs[r]:#018x}" for r in order[k:k + 4])
+                 for k in range(0, 16, 4)]
+        lines += [f"rip={regs['rip']:#018x}  rflags={flags:#010x}: {bits}",
+                  f"{selectors}  (CPL {regs['cpl']})  fs_base={regs['fs_base']:#x}"]
+    else:
+        order = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp")
+        lines = ["  ".join(f"{r}={regs[r]:#010x}" for r in order[:4]),
+                 "  ".join(f"{r}={regs[r]:#010x}" for r in order[4:]),
+                 f"eip={regs['eip']:#010x}  eflags={flags:#010x}: {bits}",
+                 f"{selectors}  (CPL {regs['cpl']})"]
     return View("regs", {"pid": pid, **regs}, "\n".join(lines) + "\n")

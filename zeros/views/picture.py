@@ -18,7 +18,6 @@ import math
 
 from emu.mmu import PAGE_SIZE
 
-from ..layout import KERNEL_BASE
 from ..mm.frames import KERNEL
 from .base import size_text
 from .ptdump import leaves
@@ -42,8 +41,8 @@ def _region_height(size: int) -> int:
 
 def _process_column(machine, proc, x: int, positions: dict, out: list) -> int:
     space = proc.space
-    present = {leaf.va for leaf in leaves(space, 0, KERNEL_BASE,
-                                          holes=False)}
+    layout = space.layout
+    present = {leaf.va for leaf in leaves(space, 0, layout.user_top, holes=False)}
     out.append(f'<g class="process" data-pid="{proc.pid}">')
     out.append(f'<text x="{x}" y="{TOP - 30}" class="title">pid {proc.pid} '
                f'({_esc(proc.name)})</text>')
@@ -83,7 +82,7 @@ def _process_column(machine, proc, x: int, positions: dict, out: list) -> int:
                 fill = "#333" if va in present else "#fff"
                 out.append(f'<rect class="page" x="{strip_x + k * cell:.2f}" y="{y + 4}" '
                            f'width="{max(cell, 0.5):.2f}" height="8" fill="{fill}"/>')
-                positions.setdefault(va + (proc.pid << 32), (x + COLUMN - 40, y + height / 2))
+                positions.setdefault((proc.pid, va), (x + COLUMN - 40, y + height / 2))
         else:
             share = len(here) / pages
             out.append(f'<rect x="{strip_x}" y="{y + 4}" width="{strip_w}" height="8" '
@@ -91,15 +90,16 @@ def _process_column(machine, proc, x: int, positions: dict, out: list) -> int:
             out.append(f'<rect x="{strip_x}" y="{y + 4}" width="{strip_w * share:.2f}" '
                        f'height="8" fill="#333"/>')
             for va in here[:512]:
-                positions.setdefault(va + (proc.pid << 32), (x + COLUMN - 40, y + height / 2))
+                positions.setdefault((proc.pid, va), (x + COLUMN - 40, y + height / 2))
         out.append("</g>")
         y += height + 4
         previous_end = region.end
     out.append(f'<rect x="{x}" y="{y + 10}" width="{COLUMN - 40}" height="24" fill="#eee" '
                f'stroke="#999"><title>kernel half: the direct map of RAM, supervisor only'
                f'</title></rect>')
-    out.append(f'<text x="{x + 6}" y="{y + 26}" class="label">kernel {KERNEL_BASE:#010x}-'
-               f'0xffffffff (supervisor)</text>')
+    top = (1 << 64) - 1 if layout.word == 8 else 0xFFFFFFFF
+    out.append(f'<text x="{x + 6}" y="{y + 26}" class="label">kernel {layout.kernel_base:#010x}-'
+               f'{top:#x} (supervisor)</text>')
     out.append("</g>")
     return y + 40
 
@@ -108,7 +108,7 @@ def address_space_svg(machine, pids: list[int] | None = None) -> str:
     procs = [p for pid, p in sorted(machine.processes.items())
              if (pids is None or pid in pids) and p.space.tables.pd]
     owners = {p.pid: OWNER_COLORS[i % len(OWNER_COLORS)] for i, p in enumerate(procs)}
-    positions: dict[int, tuple[float, float]] = {}
+    positions: dict[tuple[int, int], tuple[float, float]] = {}
     body: list[str] = []
     height = TOP
     for i, proc in enumerate(procs):
@@ -151,7 +151,7 @@ def address_space_svg(machine, pids: list[int] | None = None) -> str:
             continue
         target = frame_cells.get((pa >> 12) // group)
         for pid, va in mappings[:8]:
-            source = positions.get(va + (pid << 32))
+            source = positions.get((pid, va))
             if source is None or target is None:
                 continue
             links += 1

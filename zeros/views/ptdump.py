@@ -16,7 +16,6 @@ from emu.paging import NX_BIT
 from emu.ptscan import Leaf, scan
 from emu.ptscan import leaves as scan_leaves
 
-from ..layout import KERNEL_BASE
 from .base import View, size_text
 
 _P, _RW, _US, _PS = int(Pte.P), int(Pte.RW), int(Pte.US), int(Pde.PS)
@@ -40,12 +39,13 @@ class _Sections:
 
     def __init__(self, space):
         self.space, self.start, self.end, self.name = space, 0, 0, ""
+        self.user_top, self.top = space.layout.user_top, space.fmt.top
 
     def __call__(self, va: int) -> str:
         if self.start <= va < self.end:
             return self.name
-        if va >= KERNEL_BASE:
-            self.start, self.end, self.name = KERNEL_BASE, 1 << 32, "kernel"
+        if va >= self.user_top:
+            self.start, self.end, self.name = self.user_top, self.top, "kernel"
         else:
             region = self.space.find(va)
             if region is None:
@@ -59,7 +59,8 @@ class _Sections:
 def pagetables_view(machine, pid: int, kernel: bool = True) -> View:
     """Runs of contiguous present pages with the same effective rights, within a section."""
     space = machine.process(pid).space
-    end = 1 << 32 if kernel else KERNEL_BASE
+    end = space.fmt.top if kernel else space.layout.user_top
+    linear = space.fmt.linear
     runs: list[dict] = []
     current = None
     section_of = _Sections(space)
@@ -83,7 +84,8 @@ def pagetables_view(machine, pid: int, kernel: bool = True) -> View:
         if section != last_section:
             lines.append(f"---[ {section} ]---")
             last_section = section
-        lines.append(f"{run['start']:#010x}-{run['end']:#010x} {size_text(run['size']):>7}  "
+        lines.append(f"{linear(run['start']):#010x}-{linear(run['end'] - 1) + 1:#010x} "
+                     f"{size_text(run['size']):>7}  "
                      f"{'USR' if user else '   '} {'RW' if writable else 'ro'} "
                      f"{nx_column(executable)}"
                      f"{'GLB' if glob else '   '}  {level.lower()}  {run['pages']} present")
@@ -113,9 +115,9 @@ def tlb_view(machine, pid: int, kernel: bool = False) -> View:
     has one row per entry, ``[va, pa, size, flags]`` (``TLB_COLUMNS``): a GiB of mappings is
     262,144 of them, and A, D, U and W are letters of ``flags``."""
     space = machine.process(pid).space
-    end = 1 << 32 if kernel else KERNEL_BASE
-    rows = []
     fmt = space.fmt
+    end = fmt.top if kernel else space.layout.user_top
+    rows = []
     for span in scan(space.ram.table_reader(fmt.entry_size), space.cr3, 0, end, fmt):
         if span.leaf:  # the bulk case, kept tight: a GiB is 262,144 of these
             base, size, mask = span.va, span.page_size, fmt.addr_mask
@@ -127,5 +129,7 @@ def tlb_view(machine, pid: int, kernel: bool = False) -> View:
                     rows.append([span.va + k * span.page_size,
                                  fmt.frame(span.level, entry, True), span.page_size,
                                  _tlb_letters(entry, "PDE")])
+    if fmt.canonical:  # the kernel half's addresses as the CPU writes them
+        rows = [[fmt.linear(va), pa, size, flags] for va, pa, size, flags in rows]
     text = "".join([f"{va:#010x}: {pa:#010x} {flags}\n" for va, pa, _, flags in rows])
     return View("tlb", {"pid": pid, "columns": TLB_COLUMNS, "entries": rows}, text)
