@@ -203,11 +203,6 @@ class Scheduler:
                     continue
                 self.table.kill(proc, signal, f"killed by {signal_name(signal)}")
                 return False
-            if proc.abi != "i386":  # x86-64's frame (rt_sigframe with its ucontext): not yet
-                self.table.kill(proc, signal, f"killed by {signal_name(signal)}: its handler "
-                                              f"was not run (x86-64 signal frames are not "
-                                              f"supported yet)")
-                return False
             try:
                 self.signals.push_frame(proc, signal, pending, action)
             except AddressError as error:

@@ -1,5 +1,5 @@
 """Signals: dispositions, masks, pending signals, and delivery on the user stack as Linux i386
-builds the frames (arch/x86/kernel/signal_32.c).
+builds the frames (arch/x86/kernel/signal_32.c); x86-64 frames are in :mod:`.sigframe64`.
 
 Delivery happens between time slices: a signal sent to the running process stops the CPU,
 and before a process runs again :meth:`Signals.deliver` either applies the default action
@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from emu.cpu import Cpu, Reg
 
 from ..layout import VDSO_BASE
 from ..uapi.signals import SIGABRT, SIGBUS, SIGCHLD, SIGFPE, SIGILL, SIGKILL, SIGSEGV, SIGTRAP
 from ..vm.uaccess import copy_from_user, copy_to_user
+from . import sigframe64
 
 NSIG = 64
 SIG_DFL, SIG_IGN = 0, 1
@@ -67,7 +69,7 @@ class Action:
 @dataclass
 class Pending:
     signal: int
-    info: bytes  # a siginfo_t, 128 bytes
+    info: SigInfo
     trapno: int = 0  # for a fault: the vector, the error code and CR2 go in sigcontext
     error: int = 0
 
@@ -103,14 +105,27 @@ class SignalState:
         return None
 
 
+class SigInfo(NamedTuple):
+    """What a siginfo_t says, whatever the ABI: packed when the frame is built."""
+
+    signo: int
+    code: int = SI_USER
+    pid: int = 0
+    addr: int | None = None  # for a fault: si_addr
+    errno: int = 0
+
+    def pack(self, wide: bool = False) -> bytes:
+        """The 128-byte siginfo_t: si_signo, si_errno, si_code, then the union (si_addr for
+        faults, else si_pid and si_uid), at offset 12 (i386) or 16 (x86-64, 8-aligned)."""
+        head = struct.pack("<iii4x" if wide else "<iii", self.signo, self.errno, self.code)
+        body = struct.pack("<ii", self.pid, 0) if self.addr is None else \
+            struct.pack("<Q", self.addr) if wide else struct.pack("<I", self.addr & 0xFFFFFFFF)
+        return (head + body).ljust(128, b"\0")
+
+
 def siginfo(signal: int, code: int = SI_USER, pid: int = 0, addr: int | None = None,
-            errno_value: int = 0) -> bytes:
-    """A siginfo_t: si_signo, si_errno, si_code, then the union (si_addr for faults, else
-    si_pid and si_uid)."""
-    head = struct.pack("<iii", signal, errno_value, code)
-    body = struct.pack("<I", addr & 0xFFFFFFFF) if addr is not None else \
-        struct.pack("<ii", pid, 0)
-    return (head + body).ljust(128, b"\0")
+            errno_value: int = 0) -> SigInfo:
+    return SigInfo(signal, code, pid, addr, errno_value)
 
 
 def default_action(signal: int) -> str:
@@ -131,7 +146,7 @@ class Signals:
 
     # -- sending -------------------------------------------------------------------------
 
-    def send(self, proc, signal: int, info: bytes | None = None, trapno: int = 0,
+    def send(self, proc, signal: int, info: SigInfo | None = None, trapno: int = 0,
              error: int = 0) -> None:
         """Make ``signal`` pending for ``proc`` (an ignored one is dropped at once)."""
         if not proc.alive or signal == 0:
@@ -163,6 +178,9 @@ class Signals:
         """Save the process's CPU state, build the frame on its stack, and point its saved
         context at the handler. AddressError when the stack cannot take the frame."""
         cpu, ctx = self.cpu, proc.context
+        if proc.abi == "x86_64":
+            self._push_frame64(proc, signal, pending, action)
+            return
         regs = cpu.context_regs(ctx)
         state = proc.sig
         rt = bool(action.flags & SA_SIGINFO)
@@ -180,7 +198,7 @@ class Signals:
             regs["ebp"], regs["esp"], regs["ebx"], regs["edx"], regs["ecx"], regs["eax"],
             pending.trapno, pending.error, regs["eip"],
             regs["cs"], regs["eflags"], regs["esp"], regs["ss"], 0, old_mask & 0xFFFFFFFF,
-            _si_addr(pending.info))
+            _si_addr(pending.info) & 0xFFFFFFFF)
         restorer = action.restorer if action.flags & SA_RESTORER else \
             self.returns[1 if rt else 0] if proc.space.find(VDSO_BASE) is not None else 0
         if rt:
@@ -190,7 +208,8 @@ class Signals:
                                                        on_alt else SS_ONSTACK, alt_size) + \
                 sigcontext + struct.pack("<Q", old_mask)
             body = struct.pack("<IiII", restorer or frame + 260, signal, frame + INFO_OFFSET,
-                               frame + UC_OFFSET) + pending.info + uc + RT_RETCODE + bytes(512)
+                               frame + UC_OFFSET) + pending.info.pack() + uc + RT_RETCODE + \
+                bytes(512)
         else:
             body = struct.pack("<Ii", restorer or frame + 8 + 88 + 512 + 4, signal) + \
                 sigcontext + bytes(512) + struct.pack("<I", old_mask >> 32) + OLD_RETCODE
@@ -208,9 +227,45 @@ class Signals:
         cpu.set_context_reg(ctx, Reg.EFLAGS, regs["eflags"] & ~0x500)  # TF, DF cleared
         proc.eip = action.handler
 
+    def _saved_context(self, proc, frame: int):
+        """The CPU state saved when the frame at ``frame`` was pushed (or, for a frame the
+        kernel did not make, the process's present one)."""
+        state = proc.sig
+        while state.frames:
+            at, ctx, _ = state.frames.pop()
+            if at == frame:
+                return ctx
+        return self.cpu.copy_context(proc.context)
+
+    def _push_frame64(self, proc, signal: int, pending: Pending, action: Action) -> None:
+        state = proc.sig
+        alt_sp, alt_flags, alt_size = state.altstack
+        sp = self.cpu.context_regs(proc.context)["rsp"]
+        on_alt = alt_flags != SS_DISABLE and alt_size and alt_sp < sp <= alt_sp + alt_size
+        old_mask = state.mask if state.saved_mask is None else state.saved_mask
+        state.saved_mask = None
+        saved = self.cpu.copy_context(proc.context)
+        frame = sigframe64.push_frame(self.cpu, proc, signal, pending.info, pending.trapno,
+                                      pending.error, action, old_mask, state.altstack,
+                                      bool(on_alt))
+        state.frames.append((frame, saved, old_mask))
+        del state.frames[:-64]
+        state.mask |= action.mask | (0 if action.flags & SA_NODEFER else bit(signal))
+        if action.flags & SA_RESETHAND:
+            state.actions[signal] = Action()
+        proc.eip = action.handler
+
     def sigreturn(self, proc, esp: int, rt: bool) -> None:
         """Back from a handler: the CPU state saved at delivery, with the registers the frame
         holds now. Replaces the process's saved context (the CPU must stop)."""
+        if proc.abi == "x86_64":
+            frame, sc, mask = sigframe64.read_frame(proc, esp)
+            base = self._saved_context(proc, frame)
+            proc.eip = sigframe64.restore(self.cpu, base, sc)
+            proc.sig.mask = mask & ~UNBLOCKABLE & ((1 << NSIG) - 1)
+            proc.context = base
+            proc.context_changed = True
+            return
         frame = esp - (4 if rt else 8)
         sc_at = frame + (UC_OFFSET + 20 if rt else 8)
         sc = SIGCONTEXT.unpack(copy_from_user(proc.space, sc_at, SIGCONTEXT.size))
@@ -221,13 +276,7 @@ class Signals:
             extra = struct.unpack("<I", copy_from_user(proc.space, frame + 8 + 88 + 512, 4))[0]
             mask = sc[20] | extra << 32
         state = proc.sig
-        saved = None
-        while state.frames:
-            at, ctx, _ = state.frames.pop()
-            if at == frame:
-                saved = ctx
-                break
-        base = saved if saved is not None else self.cpu.copy_context(proc.context)
+        base = self._saved_context(proc, frame)
         cpu = self.cpu
         for reg, value in ((Reg.EDI, sc[4]), (Reg.ESI, sc[5]), (Reg.EBP, sc[6]),
                            (Reg.ESP, sc[7]), (Reg.EBX, sc[8]), (Reg.EDX, sc[9]),
@@ -240,9 +289,8 @@ class Signals:
         proc.eip = sc[14]
 
 
-def _si_addr(info: bytes) -> int:
-    signo, _, _ = struct.unpack_from("<iii", info)
-    if signo in (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP):
-        return struct.unpack_from("<I", info, 12)[0]
+def _si_addr(info: SigInfo) -> int:
+    if info.signo in (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP) and info.addr is not None:
+        return info.addr
     return 0
 

@@ -11,9 +11,8 @@ here and are adapted: ``struct stat`` (144 bytes), ``timespec``/``timeval`` with
 fields, ``mmap``'s offset in bytes,
 ``pread64``/``pwrite64``/``lseek``/``ftruncate`` offsets in one register, ``clone``'s
 argument order, ``struct sysinfo``, ``struct rusage``. ``arch_prctl`` sets and reads the FS
-base (thread-local storage). Signal handlers of x86-64 programs are not delivered yet (their
-frame is x86-64's): a signal whose action is a handler ends the process as SIGSYS-like
-trouble would, with a message saying so.
+base (thread-local storage). Signals reach x86-64 handlers through x86-64's frame
+(:mod:`zeros.proc.sigframe64`).
 """
 
 from __future__ import annotations
@@ -251,5 +250,6 @@ class X86_64Calls:
     # -- signals ------------------------------------------------------------------------
 
     def rt_sigreturn(self, proc: Process, args) -> None:
-        raise SyscallError(errno.ENOSYS, "rt_sigreturn: no x86-64 signal frame to return "
-                                         "from")
+        self.signals.signals.sigreturn(proc, self.cpu.reg(Reg64.RSP), rt=True)
+        self.cpu.stop()  # the saved context changed: the process resumes from it
+        return None
