@@ -8,23 +8,25 @@ import json
 import sys
 import time
 
-from elftools.elf.elffile import ELFFile
+from pathlib import Path
+
 from unicorn import UC_ARCH_X86, UC_HOOK_INTR, UC_MODE_32, Uc
 from unicorn.x86_const import UC_X86_REG_EAX, UC_X86_REG_EBX, UC_X86_REG_ESP
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from emu.elf import load_elf  # noqa: E402 - the project's own reader, no pyelftools
 
 
 def main(path: str) -> int:
     uc = Uc(UC_ARCH_X86, UC_MODE_32)
     with open(path, "rb") as f:
-        elf = ELFFile(f)
-        entry = elf.header.e_entry
-        for seg in elf.iter_segments():
-            if seg["p_type"] != "PT_LOAD":
-                continue
-            start = seg["p_vaddr"] & ~0xFFF
-            end = (seg["p_vaddr"] + seg["p_memsz"] + 0xFFF) & ~0xFFF
-            uc.mem_map(start, end - start)
-            uc.mem_write(seg["p_vaddr"], seg.data())
+        image = load_elf(f.read(), path)
+    entry = image.entry
+    for seg in image.segments:
+        start = seg.va & ~0xFFF
+        end = (seg.end + 0xFFF) & ~0xFFF
+        uc.mem_map(start, end - start)
+        uc.mem_write(seg.va, seg.data)
     uc.mem_map(0xBF000000, 0x800000)
     uc.reg_write(UC_X86_REG_ESP, 0xBF7FFFF0)
     status = [0]

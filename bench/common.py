@@ -17,13 +17,17 @@ _BUILD = Path(tempfile.mkdtemp(prefix="zeros-bench-"))
 
 
 def build(name: str) -> Path:
-    """Assemble and link bench/programs/NAME.s with GNU as and ld (i386, static)."""
+    """Assemble and link bench/programs/NAME.s with GNU as and ld (static; i386, or x86-64
+    for the names ending in _x64)."""
     if not (shutil.which("as") and shutil.which("ld")):
         sys.exit("the benchmarks need GNU binutils (as, ld): apt-get install binutils")
     exe = _BUILD / name
+    wide = name.endswith("_x64")
     if not exe.exists():
-        subprocess.run(["as", "--32", "-o", f"{exe}.o", str(PROGRAMS / f"{name}.s")], check=True)
-        subprocess.run(["ld", "-m", "elf_i386", "-o", str(exe), f"{exe}.o"], check=True)
+        subprocess.run(["as", "--64" if wide else "--32", "-o", f"{exe}.o",
+                        str(PROGRAMS / f"{name}.s")], check=True)
+        subprocess.run(["ld", "-m", "elf_x86_64" if wide else "elf_i386", "-o", str(exe),
+                        f"{exe}.o"], check=True)
     return exe
 
 
