@@ -7,7 +7,6 @@ guest's status. int 0x80 handles exit (1, 252) and getpid (20); anything else re
 import json
 import sys
 import time
-
 from pathlib import Path
 
 from unicorn import UC_ARCH_X86, UC_HOOK_INTR, UC_MODE_32, Uc
