@@ -357,11 +357,11 @@ def _bracket_problem(code: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=1)
-def _keystone():
-    from keystone import KS_ARCH_X86, KS_MODE_32, Ks
+@lru_cache(maxsize=2)
+def _keystone(bits: int = 32):
+    from keystone import KS_ARCH_X86, KS_MODE_32, KS_MODE_64, Ks
 
-    return Ks(KS_ARCH_X86, KS_MODE_32)
+    return Ks(KS_ARCH_X86, KS_MODE_64 if bits == 64 else KS_MODE_32)
 
 
 @contextmanager
@@ -414,14 +414,15 @@ def _radix_free(source: str) -> str:
     return _NUMBER.sub(hexed, source)
 
 
-def _ks_asm(source: str, base: int, resolver=None) -> tuple[bytes, str]:
-    """Assemble; return (bytes, diagnostics) or raise KsError (with .diagnostics)."""
-    from keystone import KS_ARCH_X86, KS_MODE_32, Ks, KsError
+def _ks_asm(source: str, base: int, resolver=None, bits: int = 32) -> tuple[bytes, str]:
+    """Assemble (32-bit code, or 64-bit); return (bytes, diagnostics) or raise KsError
+    (with .diagnostics)."""
+    from keystone import KS_ARCH_X86, KS_MODE_32, KS_MODE_64, Ks, KsError
 
     source = _radix_free(source)
-    ks = _keystone()
+    ks = _keystone(bits)
     if resolver is not None:
-        ks = Ks(KS_ARCH_X86, KS_MODE_32)
+        ks = Ks(KS_ARCH_X86, KS_MODE_64 if bits == 64 else KS_MODE_32)
         ks.sym_resolver = resolver
     with _captured_stderr() as box:
         try:
@@ -536,9 +537,10 @@ def assemble(source: str, base: int = DEFAULT_BASE, path: str | None = None,
     return Image(entry_va, tuple(segments), "asm", path or "<source>")
 
 
-def assemble_symbols(source: str, base: int, names: list[str]) -> tuple[bytes, dict[str, int]]:
-    """Machine code for ``source`` at ``base``, and the address of each label in ``names``
-    (code only: no sections, no includes)."""
+def assemble_symbols(source: str, base: int, names: list[str],
+                     bits: int = 32) -> tuple[bytes, dict[str, int]]:
+    """Machine code for ``source`` at ``base`` (32-bit, or 64-bit code), and the address of
+    each label in ``names`` (code only: no sections, no includes)."""
     from keystone import KsError
 
     trailer = "\n" + "\n".join(f".long {name}" for name in names)
@@ -547,7 +549,7 @@ def assemble_symbols(source: str, base: int, names: list[str]) -> tuple[bytes, d
     if data:
         raise AssemblyError("assemble_symbols takes code only")
     try:
-        blob, _ = _ks_asm("\n".join(line.text for line in text), base)
+        blob, _ = _ks_asm("\n".join(line.text for line in text), base, bits=bits)
     except KsError as error:
         raise _locate(text, base, error) from None
     size = len(blob) - 4 * len(names)

@@ -40,7 +40,6 @@ CASES = {
 # What x86-64 programs do not do as natively yet, and why (strict: fixing one fails here,
 # so that it moves to the passing list)
 X86_64_GAPS = {
-    "proc_self": "x86-64 programs get no vDSO yet (AT_SYSINFO_EHDR is left out)",
     "floating": "Unicorn's SSE picks the other NaN when both operands are NaN: NaN*0 + NAN "
                 "prints nan where the CPU prints -nan (QEMU's x86 NaN propagation)",
 }

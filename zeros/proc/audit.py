@@ -55,7 +55,8 @@ def audit(processes: dict[int, Process], vm: VirtualMemory, vdso: Vdso,
     for table in vm.kernel.tables:
         tables[table] = "kernel table"
     holders[vm.zero_page] += 1
-    holders[vdso.frame] += 1
+    for frame in vdso.image_frames:
+        holders[frame] += 1
     objects = {id(r.backing): r.backing for space in spaces for r in space.regions
                if r.backing is not None}
     for obj in objects.values():

@@ -28,7 +28,6 @@ from typing import NamedTuple
 
 from emu.cpu import Cpu, Reg
 
-from ..layout import VDSO_BASE
 from ..uapi.signals import SIGABRT, SIGBUS, SIGCHLD, SIGFPE, SIGILL, SIGKILL, SIGSEGV, SIGTRAP
 from ..vm.uaccess import copy_from_user, copy_to_user
 from . import sigframe64
@@ -200,7 +199,7 @@ class Signals:
             regs["cs"], regs["eflags"], regs["esp"], regs["ss"], 0, old_mask & 0xFFFFFFFF,
             _si_addr(pending.info) & 0xFFFFFFFF)
         restorer = action.restorer if action.flags & SA_RESTORER else \
-            self.returns[1 if rt else 0] if proc.space.find(VDSO_BASE) is not None else 0
+            self.returns[1 if rt else 0] if proc.space.find(proc.space.layout.vdso_base) else 0
         if rt:
             fpstate = frame + 268
             sigcontext = sigcontext[:19 * 4] + struct.pack("<I", fpstate) + sigcontext[80:]

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from emu.cpu import Cpu
 
 from ..errors import NoSuchProcess, OutOfMemory, ProgramError, SyscallError, ZerosError
-from ..layout import EXPLOIT_PID, VDSO_BASE, VVAR_BASE
+from ..layout import EXPLOIT_PID
 from ..uapi import errno
 from ..uapi.fcntl import O_RDONLY, O_WRONLY
 from ..uapi.signals import SIGCHLD
@@ -135,12 +135,10 @@ class ProcessTable:
         try:
             map_image(space, image, source if source.startswith("<") else
                       os.path.abspath(source))
-            if not wide:  # [vvar] and [vdso] for i386 programs (x86-64: not yet)
-                self.vdso.setup(space)
+            self.vdso.setup(space)
             aux = Auxv(image.entry, image.phdr or 0, image.phent, image.phnum,
-                       argv[0] if argv else source, self.random(16),
-                       0 if wide else VDSO_BASE,
-                       0 if wide else self.vdso.address("__kernel_vsyscall"))
+                       argv[0] if argv else source, self.random(16), layout.vdso_base,
+                       0 if wide else self.vdso.address("__kernel_vsyscall"))  # AT_SYSINFO
             esp = build_stack(space, argv, env, aux)
         except BaseException as error:
             space.destroy()
@@ -204,7 +202,7 @@ class ProcessTable:
         pid = self.new_pid()
         space = self.vm.fork_space(parent.space, pid)
         try:
-            if parent.space.find(VVAR_BASE) is not None:
+            if parent.space.find(parent.space.layout.vvar_base) is not None:
                 self.vdso.add_vvar(space)
         except BaseException:
             space.destroy()

@@ -1,4 +1,4 @@
-"""The [vdso] page, built by ``python -m zeros.proc.vdso`` from the source in vdso.py
+"""The [vdso] pages, built by ``python -m zeros.proc.vdso`` from the sources in vdso_image.py
 (a test checks they agree). Generated: do not edit."""
 
 IMAGE = (
@@ -25,4 +25,21 @@ SYMBOLS = {
     'zeros_clock_ms': 0xf10,
     'zeros_getpid': 0xf00,
     'zeros_page_size': 0xf20,
+}
+
+IMAGE64 = (
+    "eNqrd/VxY2JkZIABZgY7BjCPBcJ3YMAEDgwWDExQGZBaVgY8QAA7zQS1ooEJwkenFzCg0hwMtAHMQMyG5AdGNHkm"
+    "qBoWAuaA9AmBSDSFYlDxEDRxLaj4TDRxM6j4XjRxF6j4NXSHxMeXpRTnxyfn5Cdnx6enlpRk5qbCBKHc/LSUxEqY"
+    "GJp8ckEphhFFqcUMOZl5pRW6IHE9IDJk8PH0C42IN9IzQwoZGIT4HwIX7n/HKwLkywBxBFLYMAHJb6XrmEWgYhlQ"
+    "moUBNeBh8XAAymeD8g2gfC4ovwhKc0NpCSjNB6Vhdn/4/z8fRFtA09UfKN8Dyv8L5TMxjEzgsUPhwv///+sZGFr/"
+    "l2g3/2ctUfPYoQEVav7PWCLe/J+lRKj5P1sJb/N/9hKOHU+AuvhZD78A5UzDSx7HDzKcmmXt8f2jRyebR2cYh+GB"
+    "wx5AowwRBr8ow1DJ7tF5ASzyApi3wCLuHB6t30rYPY6DIxxkCEK/Gbp+oPnMQEPAFrEdZwf7A6ibDa55x1OIIz07"
+    "D/Abehx8pODBecFjpwTUQA9tRo+dBlBON6fH94ce/GsuKHgyMxxmGAWjYBSMglEwCkbBKBgFo2A4AwDOSbrv"
+)
+SYMBOLS64 = {
+    '__vdso_clock_getres': 0x4d6,
+    '__vdso_clock_gettime': 0x400,
+    '__vdso_getcpu': 0x4bd,
+    '__vdso_gettimeofday': 0x454,
+    '__vdso_time': 0x499,
 }

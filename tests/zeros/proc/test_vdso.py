@@ -1,5 +1,7 @@
 """[vvar] and [vdso]: kernel variables and functions a guest uses without a trap."""
 
+import pytest
+
 from zeros.layout import VDSO_BASE, VVAR_BASE
 
 VDSO_PROGRAM = """
@@ -54,3 +56,36 @@ def test_vdso_is_one_frame_and_vvar_one_per_process(machine):
     assert not machine.translate(a, VDSO_BASE, "w").ok
     names = {r.name for r in machine.process(a).space.regions}
     assert {"[vvar]", "[vdso]", "[stack]"} <= names
+
+
+@pytest.mark.parametrize("bits", [32, 64])
+def test_the_built_images_are_what_the_sources_assemble_to(bits):
+    """vdso_built.py (so that start-up need not assemble) agrees with vdso_image.py:
+    after changing a source, `python -m zeros.proc.vdso` rebuilds it."""
+    from zeros.proc.vdso import vdso_image
+    from zeros.proc.vdso_image import build_image
+    assert vdso_image(bits) == build_image(bits)
+
+
+@pytest.mark.parametrize("bits,names", [
+    (32, ["__kernel_vsyscall", "__vdso_clock_gettime", "__vdso_time"]),
+    (64, ["__vdso_clock_gettime", "__vdso_gettimeofday", "__vdso_time", "__vdso_getcpu",
+          "__vdso_clock_getres"]),
+])
+def test_readelf_reads_the_vdso_as_linux_s(bits, names, tmp_path):
+    import shutil
+    import subprocess
+
+    from zeros.proc.vdso import vdso_image
+    if not shutil.which("readelf"):
+        pytest.skip("binutils not installed")
+    image, symbols = vdso_image(bits)
+    (tmp_path / "vdso.so").write_bytes(image)
+    out = subprocess.run(["readelf", "-hW", "-D", "-s", "-d", str(tmp_path / "vdso.so")],
+                         capture_output=True, text=True, check=True).stdout
+    assert ("ELF64" if bits == 64 else "ELF32") in out and "DYN (Shared object file)" in out
+    assert ("linux-vdso.so.1" if bits == 64 else "linux-gate.so.1") in out  # its soname
+    for name in names:  # through the dynamic section, as a dynamic linker finds them
+        line = next(line for line in out.splitlines() if f" {name}@" in line)
+        assert int(line.split()[1], 16) == symbols[name]
+        assert "@LINUX_2.6" in line or "@LINUX_2.5" in line
