@@ -452,7 +452,7 @@ def _emits(lines: list[_Line]) -> bool:
                for line in lines)
 
 
-def _locate(lines: list[_Line], base: int, error) -> AssemblyError:
+def _locate(lines: list[_Line], base: int, error, bits: int = 32) -> AssemblyError:
     """Turn a Keystone failure on the whole source into an error naming the source line."""
     from keystone import KsError
 
@@ -466,7 +466,7 @@ def _locate(lines: list[_Line], base: int, error) -> AssemblyError:
     def fails(count: int) -> bool:
         source = "\n".join(line.text for line in lines[:count])
         try:
-            blob, _ = _ks_asm(source, base, any_symbol)
+            blob, _ = _ks_asm(source, base, any_symbol, bits)
         except KsError:
             return True
         return not blob and _emits(lines[:count])
@@ -490,7 +490,7 @@ def _locate(lines: list[_Line], base: int, error) -> AssemblyError:
             low = mid + 1
     bad = lines[low - 1]
     try:
-        _ks_asm("\n".join(line.text for line in lines[:low]), base, any_symbol)
+        _ks_asm("\n".join(line.text for line in lines[:low]), base, any_symbol, bits)
         message = _ks_message(error) if isinstance(error, KsError) else str(error)
     except KsError as again:
         message = _ks_message(again)
@@ -498,8 +498,9 @@ def _locate(lines: list[_Line], base: int, error) -> AssemblyError:
 
 
 def assemble(source: str, base: int = DEFAULT_BASE, path: str | None = None,
-             include_dirs=()) -> Image:
-    """Assemble ``source`` (text) into an Image with text at ``base`` and data after it."""
+             include_dirs=(), bits: int = 32) -> Image:
+    """Assemble ``source`` (text) into an Image with text at ``base`` and data after it
+    (32-bit code, or 64-bit with ``bits=64``)."""
     from keystone import KsError
 
     dirs = tuple(Path(d) for d in include_dirs)
@@ -512,19 +513,22 @@ def assemble(source: str, base: int = DEFAULT_BASE, path: str | None = None,
     glue = [_Line(t, None, None, None) for t in ("__zeros_text:",)]
     tail = [_Line(t, None, None, None) for t in (
         "__zeros_text_end:", ".align 4096", "__zeros_data:")]
+    word = ".quad" if bits == 64 else ".long"
     trailer = [_Line(t, None, None, None) for t in (
-        "__zeros_data_end:", ".long __zeros_text_end", ".long __zeros_data",
-        ".long __zeros_data_end", f".long {entry}")]
+        "__zeros_data_end:", f"{word} __zeros_text_end", f"{word} __zeros_data",
+        f"{word} __zeros_data_end", f"{word} {entry}")]
     lines = glue + text + tail + data + trailer
+    size = 32 if bits == 64 else 16
     try:
-        blob, _ = _ks_asm("\n".join(line.text for line in lines), base)
-        if len(blob) < 16:  # Keystone gave up without saying why
+        blob, _ = _ks_asm("\n".join(line.text for line in lines), base, bits=bits)
+        if len(blob) < size:  # Keystone gave up without saying why
             raise _Silent()
     except (KsError, _Silent) as error:
-        located = _locate(lines, base, error)
+        located = _locate(lines, base, error, bits)
         raise AssemblyError(located.reason, located.path or path, located.line,
                             located.text) from None
-    text_end, data_start, data_end, entry_va = struct.unpack_from("<4I", blob, len(blob) - 16)
+    text_end, data_start, data_end, entry_va = struct.unpack_from(
+        "<4Q" if bits == 64 else "<4I", blob, len(blob) - size)
     segments = [Segment(base, blob[:text_end - base], text_end - base, read=True,
                         execute=True, name="text")]
     if data_end > data_start:
@@ -534,7 +538,7 @@ def assemble(source: str, base: int = DEFAULT_BASE, path: str | None = None,
         segments.pop(0)
     if data_start % PAGE_SIZE:
         raise AssemblyError("internal: data did not start on a page boundary", path)
-    return Image(entry_va, tuple(segments), "asm", path or "<source>")
+    return Image(entry_va, tuple(segments), "asm", path or "<source>", bits=bits)
 
 
 def assemble_symbols(source: str, base: int, names: list[str],
@@ -551,7 +555,7 @@ def assemble_symbols(source: str, base: int, names: list[str],
     try:
         blob, _ = _ks_asm("\n".join(line.text for line in text), base, bits=bits)
     except KsError as error:
-        raise _locate(text, base, error) from None
+        raise _locate(text, base, error, bits) from None
     size = len(blob) - 4 * len(names)
     addresses = struct.unpack_from(f"<{len(names)}I", blob, size)
     return blob[:size], dict(zip(names, addresses, strict=True))

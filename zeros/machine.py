@@ -175,14 +175,14 @@ class Machine:
                     FileCalls(self.clock, ProcFiles(self.table)),
                     SignalCalls(self.table, self.signals), TimeCalls(self.clock),
                     MemoryCalls(self.linux))
+        zeros_calls = (VirtualCalls(self.windows),
+                       ZerosCalls(lambda: self.memory_manager, lambda long: self.ps(long=long)))
         if long_mode:  # x86-64 programs: Linux's x86-64 numbers and structures
-            self.syscalls.register_all(X86_64Calls(self.cpu, *families).handlers())
+            self.syscalls.register_all(X86_64Calls(self.cpu, *families, *zeros_calls)
+                                       .handlers())
         else:
-            for family in families:
+            for family in (*families, *zeros_calls):
                 self.syscalls.register_all(family.handlers())
-            self.syscalls.register_all(VirtualCalls(self.windows).handlers())
-            self.syscalls.register_all(ZerosCalls(lambda: self.memory_manager,
-                                                  lambda long: self.ps(long=long)).handlers())
         self.cpu.syscall_handler = self.syscalls.dispatch
         self.cpu.trap_handler = self.traps.handle
         self.cpu.page_fault_handler = self.traps.page_fault

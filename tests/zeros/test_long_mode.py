@@ -93,3 +93,83 @@ def test_the_command_line_picks_4_level_paging_for_an_x86_64_file(program):
     assert done.returncode == 3 and done.stdout == b"hello from long mode\n"
     assert b"EFER=0xd01: NXE LMA LME SCE" in done.stderr
     assert b"PML4=" in done.stderr
+
+
+def test_the_memory_manager_in_a_64_bit_process():
+    with Machine(ram_size=16 << 20, paging="4-level") as m:
+        mm = m.memory_manager
+        memory = mm.allocate_memory(1234, 1024, 512)
+        address = memory.heap.allocate(100, "greeting")
+        memory.heap.write_data(address, "Hello World")
+        assert address >= 0x600000000000 and memory.heap.read_string(address, 100) == \
+            "Hello World"
+        code = memory.shed.write_code(0, "mov rax, 42\nret")  # assembled as 64-bit code
+        assert code >= 0x680000000000
+        assert m.read_virt(1234, code, 8) == bytes.fromhex("48c7c02a000000c3")
+        report = mm.check_memory(1234)["programs"][0]
+        assert report["heapDetails"][0]["address"] == memory.heap.start
+        assert "0x600000000000" in m.ps(long=True)
+        mm.free_memory(1234)
+
+
+GUEST_MEMORY = r"""
+.globl _start
+_start:
+    mov $1000, %eax             # zeros_allocate_memory(4096, -1, 0, 0, &record)
+    mov $4096, %edi
+    mov $-1, %rsi
+    xor %edx, %edx
+    xor %r10d, %r10d
+    lea record(%rip), %r8
+    syscall
+    mov $1001, %eax             # zeros_heap_allocate(heap 1, 64)
+    mov $1, %edi
+    mov $64, %esi
+    syscall
+    movq $0x0123456789abcdef, %rbx
+    mov %rbx, (%rax)
+    mov %rax, block(%rip)
+    mov $1013, %eax             # zeros_virtual_query(block, &info, 48)
+    mov block(%rip), %rdi
+    lea info(%rip), %rsi
+    mov $48, %edx
+    syscall
+    mov %eax, %edi              # exit(48): the size of the 64-bit structure
+    mov $60, %eax
+    syscall
+.data
+record: .fill 6, 8, 0
+block: .quad 0
+info: .fill 6, 8, 0
+"""
+
+
+def test_zeros_calls_from_an_x86_64_guest(tmp_path):
+    if not (shutil.which("as") and shutil.which("ld")):
+        pytest.skip("GNU binutils not installed")
+    (tmp_path / "g.s").write_text(GUEST_MEMORY)
+    subprocess.run(["as", "--64", "-o", tmp_path / "g.o", tmp_path / "g.s"], check=True)
+    subprocess.run(["ld", "-o", tmp_path / "g", tmp_path / "g.o"], check=True)
+    with Machine(ram_size=16 << 20, paging="4-level") as m:
+        pid = m.spawn(tmp_path / "g")
+        seen = {}
+
+        def at_exit(proc):
+            import struct
+
+            from emu.elf import load_elf
+            data = next(s for s in load_elf((tmp_path / "g").read_bytes()).segments if s.write)
+            raw = m.read_virt(proc.pid, data.va, 6 * 8 + 8 + 48)
+            seen["record"] = struct.unpack_from("<6Q", raw)
+            seen["block"] = struct.unpack_from("<Q", raw, 48)[0]
+            seen["info"] = struct.unpack_from("<QQIHxxQIII", raw, 56)
+            seen["value"] = m.read_virt(proc.pid, seen["block"], 8)
+        m.exit_handlers.append(at_exit)
+        result = m.run(timeout=10)[pid]
+    assert result.exit_code == 48
+    heap_id, shed_id, heap_at, heap_size, _, _ = seen["record"]
+    assert (heap_id, shed_id, heap_size) == (1, 0, 4096) and heap_at == 0x600000000000
+    assert heap_at <= seen["block"] < heap_at + heap_size
+    assert seen["value"] == bytes.fromhex("efcdab8967452301")
+    base, _, _, _, size, state, _, _ = seen["info"]
+    assert base == heap_at and state == 0x1000 and size >= 4096  # MEM_COMMIT

@@ -74,7 +74,7 @@ def audit(processes: dict[int, Process], vm: VirtualMemory, vdso: Vdso,
         if half != vm.kernel.entries:
             problems.append(f"pid {space.pid}: the kernel half of its top table differs")
         resident = swapped = 0
-        for va, entry in top.entries(0, 1 << 32):
+        for va, entry in top.entries(0, space.layout.user_top):
             if entry & _PRESENT:
                 resident += 1
                 pa = entry & space.fmt.addr_mask

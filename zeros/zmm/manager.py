@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from emu.mmu import PAGE_SIZE, page_up
 
 from ..errors import HeapError, MappingError, MemoryManagerError
-from ..layout import EXPLOIT_NAME, EXPLOIT_PID, HEAP_BASE, HEAP_TOP, SHED_BASE, SHED_TOP
+from ..layout import EXPLOIT_NAME, EXPLOIT_PID
 from ..proc.process import Process
 from ..proc.table import ProcessTable
 from ..vm.addrspace import AddressSpace
@@ -205,10 +205,12 @@ class MemoryManager:
             heap_id = self._next_id("heap", program.heaps)
         space = self._space(program.pid)
         window = max(HEAP_WINDOW_MIN, 2 * page_up(size))
-        region, guard = self._place(space, window, HEAP_BASE, HEAP_TOP, Prot.READ | Prot.WRITE,
+        layout = space.layout
+        region, guard = self._place(space, window, layout.heap_base, layout.heap_top,
+                                    Prot.READ | Prot.WRITE,
                                     RegionKind.HEAP, f"heap {heap_id}")
         try:
-            heap = Heap(heap_id, space, region, size, HEAP_TOP, guard)
+            heap = Heap(heap_id, space, region, size, layout.heap_top, guard)
         except BaseException:
             space.remove_region(region)
             space.remove_region(guard)
@@ -221,10 +223,12 @@ class MemoryManager:
         if shed_id is None:
             shed_id = self._next_id("shed", program.sheds)
         space = self._space(program.pid)
-        code, code_guard = self._place(space, SHED_AREA_SIZE, SHED_BASE, SHED_TOP,
+        layout = space.layout
+        code, code_guard = self._place(space, SHED_AREA_SIZE, layout.shed_base, layout.shed_top,
                                        Prot.READ | Prot.EXEC, RegionKind.SHED,
                                        f"shed {shed_id} code")
-        links, links_guard = self._place(space, SHED_AREA_SIZE, SHED_BASE, SHED_TOP,
+        links, links_guard = self._place(space, SHED_AREA_SIZE, layout.shed_base,
+                                         layout.shed_top,
                                          Prot.READ, RegionKind.SHED, f"shed {shed_id} links")
         shed = Shed(shed_id, space, code, links, size)
         shed.guards = (code_guard, links_guard)

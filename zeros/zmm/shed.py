@@ -81,7 +81,8 @@ class Shed:
 
         from ..proc.loader import INCLUDE_DIR
         try:
-            image = assemble(text, address, None, include_dirs=(INCLUDE_DIR,))
+            image = assemble(text, address, None, include_dirs=(INCLUDE_DIR,),
+                             bits=8 * self.space.layout.word)
         except AssemblyError as error:
             raise ShedError(f"shed {self.shed_id}: {error}") from None
         if any(s.write for s in image.segments):

@@ -79,7 +79,8 @@ class ZerosCalls:
                                            heap_id or None, shed_id or None)
         if out:
             heap, shed = got.heap, got.shed
-            record = struct.pack("<6I", got.heap_id or 0, got.shed_id or 0,
+            record = struct.pack("<6Q" if proc.space.layout.word == 8 else "<6I",
+                                 got.heap_id or 0, got.shed_id or 0,
                                  heap.start if heap else 0, heap.size if heap else 0,
                                  shed.code_va if shed else 0, shed.links_va if shed else 0)
             copy_to_user(proc.space, out, record)

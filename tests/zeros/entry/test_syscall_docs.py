@@ -31,6 +31,6 @@ def test_every_handled_syscall_is_in_the_table_and_only_those():
 
 def test_the_x86_64_list_is_every_handled_number():
     text = DOC.read_text().split("X86-64: ")[1].split("\n\n")[0]
-    listed = {int(n) for n in re.findall(r"(\d+) `\w+`", text)}
+    listed = {int(n) for n in re.findall(r"(\d+)\s+`\w+`", text)}
     with Machine(ram_size=4 << 20, paging="4-level") as m:
         assert listed == set(m.syscalls.handlers)

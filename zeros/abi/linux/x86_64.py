@@ -55,10 +55,14 @@ class X86_64Calls:
     """The adapters, and the table that puts everything under x86-64 numbers."""
 
     def __init__(self, cpu: Cpu, process: ProcessCalls, files: FileCalls,
-                 signals: SignalCalls, time: TimeCalls, memory: MemoryCalls):
+                 signals: SignalCalls, time: TimeCalls, memory: MemoryCalls,
+                 *extra):
+        """``extra``: more families whose numbers x86-64 keeps as they are (ZerOS's own
+        calls, 1000 up, and the VirtualAlloc family: no Linux number is that high)."""
         self.cpu = cpu
         self.process, self.files, self.signals = process, files, signals
         self.time, self.memory = time, memory
+        self.extra = extra
 
     def handlers(self) -> dict:
         p, f, s, t, m = self.process, self.files, self.signals, self.time, self.memory
@@ -122,7 +126,10 @@ class X86_64Calls:
             nr.NR_arch_prctl: (self.arch_prctl, 2), nr.NR_time: (self.time_, 1),
             nr.NR_ppoll: (self.ppoll, 4),
         }
-        return {**same, **adapted}
+        kept = {}
+        for family in self.extra:
+            kept.update(family.handlers())
+        return {**kept, **same, **adapted}
 
     # -- the stat family: struct stat of x86-64 ------------------------------------------
 

@@ -42,7 +42,7 @@ class VirtualCalls:
 
     def virtual_query(self, proc: Process, args) -> int:
         address, buf, length = args[:3]
-        info = self.windows.virtual_query(proc.pid, address).pack()
+        info = self.windows.virtual_query(proc.pid, address).pack(proc.space.layout.word == 8)
         if length < len(info):
             raise SyscallError(errno.EINVAL, "VirtualQuery: buffer too small")
         copy_to_user(proc.space, buf, info)

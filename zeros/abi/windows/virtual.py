@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from emu.mmu import PAGE_SIZE, page_down, page_up
 
 from ...errors import Win32Error
-from ...layout import USER_TOP
 from ...proc.table import ProcessTable
 from ...uapi.winnt import (
     ERROR_COMMITMENT_LIMIT,
@@ -63,6 +62,12 @@ __all__ = ["WindowsMemory", "MemoryBasicInformation", "Win32Error", "MEM_COMMIT"
 
 GRANULARITY = 0x10000
 LOWEST, HIGHEST = 0x00010000, 0x7FFF0000  # the 32-bit Windows user range
+
+
+def _highest(space) -> int:
+    """The top of the range reservations are made in: 32-bit Windows' for a 32-bit process,
+    the whole user space (below the stack area and mmap's) for a 64-bit one."""
+    return HIGHEST if space.layout.word == 4 else space.layout.mmap_bottom
 PROTECTIONS = {PAGE_NOACCESS: Prot.NONE, PAGE_READONLY: Prot.READ,
                PAGE_READWRITE: Prot.READ | Prot.WRITE, PAGE_EXECUTE: Prot.EXEC,
                PAGE_EXECUTE_READ: Prot.READ | Prot.EXEC,
@@ -79,8 +84,13 @@ class MemoryBasicInformation:
     Protect: int
     Type: int
 
-    def pack(self) -> bytes:
-        """The 28-byte 32-bit MEMORY_BASIC_INFORMATION a guest receives."""
+    def pack(self, wide: bool = False) -> bytes:
+        """The MEMORY_BASIC_INFORMATION a guest receives: 28 bytes for a 32-bit process,
+        48 for a 64-bit one (8-byte addresses and size, PartitionId and padding)."""
+        if wide:
+            return struct.pack("<QQIHxxQIII4x", self.BaseAddress, self.AllocationBase,
+                               self.AllocationProtect, 0, self.RegionSize, self.State,
+                               self.Protect, self.Type)
         return struct.pack("<7I", self.BaseAddress, self.AllocationBase,
                            self.AllocationProtect, self.RegionSize, self.State,
                            self.Protect, self.Type)
@@ -129,7 +139,7 @@ class WindowsMemory:
             raise Win32Error(ERROR_INVALID_PARAMETER,
                                f"bad allocation type {allocation_type:#x}")
         prot, guard = protection(protect)
-        if size <= 0 or size > HIGHEST:
+        if size <= 0 or size > _highest(space):
             raise Win32Error(ERROR_INVALID_PARAMETER, f"bad size {size:#x}")
         reserve = allocation_type & MEM_RESERVE or not address
         if reserve:
@@ -152,7 +162,7 @@ class WindowsMemory:
         if address:
             base = address & ~(GRANULARITY - 1)
             end = page_up(address + size)
-            if base < LOWEST or end > HIGHEST or space.regions.overlapping(base, end):
+            if base < LOWEST or end > _highest(space) or space.regions.overlapping(base, end):
                 raise Win32Error(ERROR_INVALID_ADDRESS,
                                    f"{base:#010x}-{end:#010x} is not free to reserve")
         else:
@@ -167,9 +177,9 @@ class WindowsMemory:
     def _free_granule(self, space, span: int, top_down: bool) -> int:
         """A 64 KiB-aligned start where ``span`` bytes are free."""
         holes = []
-        cursor = LOWEST
+        cursor, highest = LOWEST, _highest(space)
         for region in list(space.regions) + [None]:
-            stop = HIGHEST if region is None else min(region.start, HIGHEST)
+            stop = highest if region is None else min(region.start, highest)
             start = (cursor + GRANULARITY - 1) & ~(GRANULARITY - 1)
             if stop - start >= span:
                 holes.append((start, stop))
@@ -290,13 +300,13 @@ class WindowsMemory:
 
     def virtual_query(self, pid: int, address: int) -> MemoryBasicInformation:
         space = self._space(pid)
-        if not 0 <= address < USER_TOP:
+        if not 0 <= address < space.layout.user_top:
             raise Win32Error(ERROR_INVALID_PARAMETER, f"{address:#010x} is above user space")
         base = page_down(address)
         region = space.find(base)
         if region is None:
             above = space.regions.after(base)
-            end = above.start if above is not None else USER_TOP
+            end = above.start if above is not None else space.layout.user_top
             if above is not None and above.grows_down:
                 floor = space.regions.growth_floor(above)
                 if base >= floor:  # where the stack grows: reserved, as a Windows stack is
