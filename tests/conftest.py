@@ -23,6 +23,7 @@ C_SOURCES = Path(__file__).resolve().parent / "programs" / "c"
 TOOLCHAINS = Path(os.environ.get("ZEROS_TOOLCHAINS", "/opt/zeros-toolchains"))
 MUSL_GCC = TOOLCHAINS / "bin" / "i386-musl-gcc"
 BUSYBOX = TOOLCHAINS / "i386" / "bin" / "busybox"
+BUSYBOX64 = TOOLCHAINS / "amd64" / "bin" / "busybox"  # busybox-static:amd64
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -1,4 +1,5 @@
-"""busybox-static (i386) applets and shell pipelines, natively and under ZerOS.
+"""busybox-static applets and shell pipelines, natively and under ZerOS: the i386 build under
+32-bit and PAE paging, the x86-64 build under 4-level paging.
 
 Both sides get the same directory: an input file and ``bin/`` with a link per applet to the
 one busybox binary, so that a shell finds the same programs on its PATH (natively the
@@ -10,6 +11,7 @@ import shutil
 
 import pytest
 
+from tests.conftest import BUSYBOX64
 from tests.programs.conftest import BUSYBOX, run_native, run_zeros
 
 APPLETS = ["sh", "echo", "cat", "sort", "uniq", "wc", "head", "tail", "grep", "sed", "tr",
@@ -58,13 +60,14 @@ def _directory(path, busybox):
     return path
 
 
-@pytest.mark.parametrize("paging", ["32", "pae"])
+@pytest.mark.parametrize("paging", ["32", "pae", "4-level"])
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c)[:40])
 def test_busybox_like_native(command, paging, tmp_path):
-    if not BUSYBOX.exists():
-        pytest.skip("no busybox-static i386 (run .ci/toolchains.sh)")
-    native_dir = _directory(tmp_path / "native", BUSYBOX)
-    zeros_dir = _directory(tmp_path / "zeros", BUSYBOX)
+    busybox = BUSYBOX64 if paging == "4-level" else BUSYBOX
+    if not busybox.exists():
+        pytest.skip(f"no busybox-static for {paging} paging (run .ci/toolchains.sh)")
+    native_dir = _directory(tmp_path / "native", busybox)
+    zeros_dir = _directory(tmp_path / "zeros", busybox)
     stdin = b"typed line\n"
     native = run_native([str(native_dir / "bin" / "busybox"), *command], native_dir,
                         {"PATH": str(native_dir / "bin"), "HOME": "/"}, stdin)
