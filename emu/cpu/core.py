@@ -4,6 +4,7 @@ running, stopping, flushing. Registers, contexts and hooks are in their own modu
 from __future__ import annotations
 
 import ctypes
+import time
 from collections.abc import Callable
 
 import unicorn
@@ -26,6 +27,7 @@ from .contexts import ContextOps
 from .hooks import HookDispatch
 from .registers import Reg, Reg64, RegisterAccess, RegisterCalls, StateLayout
 from .trap import Trap
+from .watchdog import Watchdog
 
 # emu_start's `until`. Not an arbitrary unreachable address: Unicorn 2.1.4 probes a non-zero
 # `until` with the current privilege, and when that probe faults it silently leaves
@@ -89,6 +91,7 @@ class Cpu(RegisterAccess, ContextOps, HookDispatch):
         self._invalid_seen = False
         self._hook_error: BaseException | None = None
         self._callbacks = []  # keep the ctypes callbacks alive
+        self._watchdog = Watchdog(self._stop_from_timer)
         self._install_hooks()
         from .selftest import calibrate, calibrate64
 
@@ -112,7 +115,13 @@ class Cpu(RegisterAccess, ContextOps, HookDispatch):
         self._invalid_seen = False
         self._hook_error = None
         self.uc._hook_exception = None  # errors of the binding's hooks (trace) land there
-        status = uclib.uc_emu_start(self._h, eip, UNTIL, timeout_us, count)
+        if timeout_us:  # our sleeping timer, not Unicorn's polling one (see watchdog.py)
+            self._watchdog.arm(time.monotonic() + timeout_us / 1e6)
+        try:
+            status = uclib.uc_emu_start(self._h, eip, UNTIL, 0, count)
+        finally:
+            if timeout_us:
+                self._watchdog.disarm()
         if self._hook_error is not None:
             error, self._hook_error = self._hook_error, None
             raise error
@@ -129,8 +138,15 @@ class Cpu(RegisterAccess, ContextOps, HookDispatch):
         self._stopping = True
         uclib.uc_emu_stop(self._h)
 
+    def _stop_from_timer(self) -> None:
+        """The time budget's deadline passed (called from the watchdog's thread)."""
+        if self.uc is not None:
+            self._stopping = True
+            uclib.uc_emu_stop(self._h)
+
     def close(self) -> None:
         """Release the Unicorn instance (it holds callbacks that refer back to this object)."""
+        self._watchdog.close()
         self.uc = None  # the last reference: uc_close runs now, before the callbacks go
         self.syscall_handler = self._unhandled_syscall
         self.trap_handler = self._unhandled_trap
