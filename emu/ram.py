@@ -23,7 +23,7 @@ _U64 = struct.Struct("<Q")
 ZERO_PAGE = bytes(PAGE_SIZE)
 MADV_POPULATE_WRITE = 23  # Linux 5.14+
 PREFAULT_CHUNK = 16 << 20
-INITIAL_POPULATE = 8 << 20
+INITIAL_POPULATE = 4 << 20
 
 
 def _madvise():
@@ -79,7 +79,7 @@ class PhysicalMemory:
             self._wanted.wait()
             self._wanted.clear()
             while self.populated < self._target and not self._stop.is_set():
-                length = min(PREFAULT_CHUNK, self.size - self.populated)
+                length = min(PREFAULT_CHUNK, self._target - self.populated)
                 if madvise(self.address + self.populated, length, MADV_POPULATE_WRITE):
                     return
                 self.populated += length
