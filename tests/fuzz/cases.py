@@ -260,7 +260,7 @@ def _arg(rng: random.Random):
 def _api_case(rng: random.Random, root: str, outcome: Outcome) -> None:
     from zeros import Machine
     m = Machine(ram_size=rng.choice([1 << 20, 4 << 20]), root=root,
-                paging=rng.choice(["32", "pae"]))
+                paging=rng.choice(["32", "pae", "4-level"]))
     pids = []
     try:
         for _ in range(rng.randrange(1, 3)):
