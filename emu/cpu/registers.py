@@ -202,8 +202,10 @@ class RegisterAccess:
 
     # the same three in long mode: RAX; RDI, RSI, RDX, R10, R8, R9 (Linux x86-64)
     def _syscall_number64(self) -> int:
+        """EAX: Linux x86-64 reads the number as an int (do_syscall_x64), so RAX's high
+        half does not count."""
         state = self._state64
-        return state[0] if state is not None else self._calls.read(Reg64.RAX)
+        return (state[0] if state is not None else self._calls.read(Reg64.RAX)) & 0xFFFFFFFF
 
     def _set_result64(self, value: int) -> None:
         state = self._state64

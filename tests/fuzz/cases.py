@@ -9,6 +9,8 @@ Families:
   and hostile arguments (kernel addresses, unmapped pages, huge lengths, unaligned values,
   pointers to paths that escape the root or are not UTF-8), fork and exit among them;
 * ``multi``: 2-4 processes of the families above in one machine, forks included;
+* ``code64``, ``syscalls64``: the same two for x86-64 programs in long mode (4-level paging:
+  64-bit hostile addresses, non-canonical ones, the kernel half, x86-64 syscall numbers);
 * ``api``: a host program misusing the Python API (wrong pids, hostile addresses and sizes,
   odd budgets, MemoryManager calls with bad ids, calls after close);
 * ``cli``: the command line with bad arguments and bad files.
@@ -26,7 +28,7 @@ import random
 import struct
 from dataclasses import dataclass, field
 
-FAMILIES = ("code", "syscalls", "multi", "api", "cli")
+FAMILIES = ("code", "syscalls", "multi", "code64", "syscalls64", "api", "cli")
 TEXT, DATA = 0x08048000, 0x08049000
 
 INTERESTING = [0, 1, 2, 3, 4, 7, 0xFF, 0xFFF, 0x1000, 0x1001, 0x7FFFFFFF, 0x80000000,
@@ -157,6 +159,91 @@ def image(text: bytes, data: bytes):
                         Segment(DATA, data, 4096, write=True, name="data")), "asm", "<fuzz>")
 
 
+# -- x86-64 guests ------------------------------------------------------------------------
+
+TEXT64, DATA64 = 0x400000, 0x401000
+INTERESTING64 = [0, 1, 0xFFF, 0x1000, TEXT64, DATA64, DATA64 + 0x10, 0x7FFFFFFFF000,
+                 0x7FFFFFFFE000, 0x7FFFFFFFD000, 0x7FFFFF7FF000, 0x7FFFFF000000,
+                 0x800000000000, 0xFFFF800000000000, 0xFFFF888000000000, (1 << 64) - 1,
+                 0x600000000000, 0x680000000000, 0x7FFFFFFFFFFF, 0x80000000, 0xFFFFFFFF,
+                 1 << 32, 0x555555554000]
+KNOWN_SYSCALLS64 = [0, 1, 2, 3, 5, 8, 9, 10, 11, 12, 13, 14, 15, 16, 20, 25, 28, 32, 39, 56,
+                    57, 59, 60, 61, 62, 63, 72, 89, 96, 97, 131, 158, 186, 202, 217, 218, 228,
+                    231, 257, 262, 302, 318, 1000, 1001, 1006, 1010, 1013]
+RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10 = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+
+
+def _mov64(reg: int, value: int) -> bytes:
+    """mov reg, imm64 (REX.W B8+r; REX.B for r8..r15)."""
+    return bytes([0x49 if reg >= 8 else 0x48, 0xB8 + (reg & 7)]) + \
+        struct.pack("<Q", value & ((1 << 64) - 1))
+
+
+EXIT64 = _mov64(RAX, 60) + _mov64(RDI, 0) + b"\x0f\x05"
+
+
+def _value64(rng: random.Random) -> int:
+    roll = rng.random()
+    if roll < 0.6:
+        return (rng.choice(INTERESTING64) + rng.choice([0, 0, 1, -1, 8, 0x1000])) % (1 << 64)
+    if roll < 0.8:
+        return rng.randrange(0, 1 << 48) & ~0xFFF
+    return rng.randrange(0, 1 << 64)
+
+
+def code64_bytes(rng: random.Random, length: int) -> bytes:
+    out = bytearray()
+    for reg in (RAX, RBX, RCX, RDX, RSI, RDI, RBP, R8, R9, R10):
+        out += _mov64(reg, _value64(rng))
+    while len(out) < length:
+        roll = rng.random()
+        if roll < 0.3:
+            out += rng.choice(SYSTEM)
+        elif roll < 0.45:
+            out += _mov64(rng.choice([RAX, RBX, RCX, RDX, RSI, RDI, R8, R9, R10]),
+                          _value64(rng))
+        elif roll < 0.6:  # a load, store, jump or call through a hostile address in RBX
+            out += _mov64(RBX, _value64(rng)) + rng.choice(
+                [b"\x48\x8b\x03", b"\x48\x89\x03", b"\xff\xe3", b"\xff\xd3",
+                 b"\x0f\xb6\x03", b"\xc6\x03\x01"])
+        elif roll < 0.7:  # syscall with a random number
+            out += _mov64(RAX, rng.choice(KNOWN_SYSCALLS64 + [rng.randrange(0, 1 << 64)]))
+            out += b"\x0f\x05"
+        elif roll < 0.75:  # the FS base pointed anywhere, then used
+            out += _mov64(RAX, 158) + _mov64(RDI, 0x1002) + _mov64(RSI, _value64(rng)) + \
+                b"\x0f\x05" + b"\x64\x48\x8b\x04\x25\x00\x00\x00\x00"  # mov rax, fs:[0]
+        elif roll < 0.8:  # a push storm or deep recursion
+            out += b"\x53" + rng.choice([b"", b"\xe8\xfa\xff\xff\xff"])
+        else:
+            out += bytes(rng.randrange(256) for _ in range(rng.randrange(1, 12)))
+    return bytes(out) + EXIT64
+
+
+def syscall64_bytes(rng: random.Random, count: int) -> bytes:
+    out = bytearray()
+    for _ in range(count):
+        number = rng.choice(KNOWN_SYSCALLS64) if rng.random() < 0.85 else \
+            rng.randrange(0, 1 << 64)
+        if number in (60, 231) and rng.random() < 0.8:
+            number = 39  # exit rarely, so that the sequence goes on
+        if number in (56, 57) and rng.random() < 0.5:
+            number = 39
+        out += _mov64(RAX, number)
+        for reg in (RDI, RSI, RDX, R10, R8, R9):
+            if rng.random() < 0.9:
+                out += _mov64(reg, _value64(rng) if rng.random() < 0.8 else
+                              rng.choice([DATA64, DATA64 + 16, DATA64 + 64, DATA64 + 128]))
+        out += b"\x0f\x05"
+    return bytes(out) + EXIT64
+
+
+def image64(text: bytes, data: bytes):
+    from emu.image import Image, Segment
+    return Image(TEXT64, (Segment(TEXT64, text, max(len(text), 1), execute=True, name="text"),
+                          Segment(DATA64, data, 4096, write=True, name="data")), "asm",
+                 "<fuzz64>", bits=64)
+
+
 # -- running ------------------------------------------------------------------------------
 
 def _is_clear(error: BaseException) -> bool:
@@ -192,11 +279,12 @@ def _finish(machine, outcome: Outcome) -> None:
                              f"process")
 
 
-def _run_guests(programs, rng: random.Random, root: str, outcome: Outcome) -> None:
+def _run_guests(programs, rng: random.Random, root: str, outcome: Outcome,
+                long_mode: bool = False) -> None:
     from zeros import Machine
     ram = rng.choice([1 << 20, 2 << 20, 4 << 20, 16 << 20])
     page_file = rng.choice([0, 4 * ram, 1 << 20])
-    paging = rng.choice(["32", "pae"])
+    paging = "4-level" if long_mode else rng.choice(["32", "pae"])
     with Machine(ram_size=ram, page_file=page_file, root=root, paging=paging) as m:
         for program in programs:
             try:
@@ -233,6 +321,12 @@ def run_case(family: str, seed: int, root: str) -> Outcome:
                 syscall_bytes(rng, rng.randrange(1, 20))
             programs.append(image(_mov(EAX, 2) + b"\xcd\x80" + body, data_page(rng)))
         _run_guests(programs, rng, root, outcome)
+    elif family == "code64":
+        _run_guests([image64(code64_bytes(rng, rng.randrange(16, 400)), data_page(rng))],
+                    rng, root, outcome, long_mode=True)
+    elif family == "syscalls64":
+        _run_guests([image64(syscall64_bytes(rng, rng.randrange(1, 40)), data_page(rng))],
+                    rng, root, outcome, long_mode=True)
     elif family == "api":
         _api_case(rng, root, outcome)
     elif family == "cli":
