@@ -10,8 +10,9 @@ asked).
 Why not a timer: Unicorn 2.1.4 can stop asynchronously (``emu_start``'s timeout, or
 ``emu_stop`` from another thread) in the middle of an instruction, after its store and
 before its register write-back, with EIP still on it: resuming runs it again on half-updated
-state (docs/unicorn.md). Stops from hooks, and counted stops, are exact. So the
-asynchronous timeout is kept for the run's time budget only, and a process stopped by it is
+state (docs/unicorn.md). Stops from hooks, and counted stops, are exact. So an
+asynchronous stop is kept for the run's time budget only (the CPU's watchdog thread, which
+sleeps until the deadline: Unicorn's own timeout polled), and a process stopped by it is
 never resumed. A process that makes no syscall and takes no fault keeps the CPU until it
 ends or the budget does.
 
