@@ -5,7 +5,10 @@ the default 30 s budget a third of a core went to it for the whole run, and the 
 itself slowed on a busy machine. This thread sleeps on a condition until the deadline (or
 until it is disarmed) and then calls ``uc_emu_stop``, which is safe from another thread.
 The stop is asynchronous, as Unicorn's timeout was: the process it lands in is not resumed
-(the scheduler ends the run at the deadline), so its exactness does not matter.
+(the scheduler ends the run at the deadline), so its exactness does not matter. It is
+repeated every 10 ms until the run is disarmed: a stop that comes just before
+``uc_emu_start`` begins would otherwise be lost (found by the fuzzer: a guest looping
+without kernel entries ran past its budget).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+
+RETRY = 0.01  # seconds between stops while the run goes on past its deadline
 
 
 class Watchdog:
@@ -52,6 +57,8 @@ class Watchdog:
                 if remaining > 0:
                     self._cond.wait(remaining)
                     continue
-                self._deadline = None
+                # until disarmed, stop again every 10 ms: a stop that lands just before
+                # emu_start begins is forgotten by it (it clears the request when it starts)
+                self._deadline = time.monotonic() + RETRY
                 self.fired += 1
                 self._stop()
