@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import mmap
-import platform
+import os
 from functools import lru_cache
 
 _STUB = bytes.fromhex("0f31" "48c1e220" "4809d0" "c3")
@@ -19,7 +19,7 @@ _STUB = bytes.fromhex("0f31" "48c1e220" "4809d0" "c3")
 
 @lru_cache(maxsize=1)
 def _reader():
-    if platform.machine() not in ("x86_64", "AMD64"):
+    if os.uname().machine not in ("x86_64", "AMD64"):
         return None
     try:
         page = mmap.mmap(-1, mmap.PAGESIZE,

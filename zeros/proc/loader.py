@@ -7,7 +7,6 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from emu.asm import assemble
 from emu.elf import is_elf, load_elf
 from emu.errors import AssemblyError, ImageError
 from emu.image import Image
@@ -54,6 +53,8 @@ def read_program(program) -> tuple[Image, str]:
             text = data.decode()
         except UnicodeDecodeError:
             raise ProgramError(f"{source}: neither an ELF executable nor assembly text") from None
+        from emu.asm import assemble  # here: an ELF program does not need the assembler
+
         return assemble(text, PROGRAM_BASE, None if source == "<bytes>" else source,
                         include_dirs=(INCLUDE_DIR,)), source
     except (ImageError, AssemblyError) as error:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import struct
 from functools import lru_cache
 
-from emu.asm import assemble_symbols
 from emu.mmu import PAGE_SIZE
 
 from ..layout import LAYOUT64, VVAR_BASE
@@ -282,6 +281,8 @@ def elf_hash(name: bytes) -> int:
 def build_image(bits: int = 32) -> tuple[bytes, dict[str, int]]:
     """The [vdso] page (an ELF shared object linked at 0) and its symbols' offsets, built
     from the assembly source above: i386 (``bits=32``) or x86-64."""
+    from emu.asm import assemble_symbols  # only when building: start-up uses vdso_built.py
+
     wide = bits == 64
     symbols = SYMBOLS64 if wide else SYMBOLS
     versions = VERSIONS64 if wide else VERSIONS

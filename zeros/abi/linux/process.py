@@ -11,7 +11,6 @@ modify_ldt answer -ENOSYS, as qemu-user does.
 from __future__ import annotations
 
 import os
-import platform
 import struct
 
 from ...errors import FileError, ProgramError, SyscallError
@@ -213,6 +212,7 @@ class ProcessCalls:
         if self.deterministic:
             release, version = "6.1.0-zeros", "#1 SMP PREEMPT_DYNAMIC ZerOS"
         else:
+            import platform  # here: its import costs start-up time
             host = platform.uname()
             release, version = host.release, host.version
         fields = ["Linux", "zeros", release, version, "i686", "(none)"]
