@@ -9,8 +9,10 @@ adds what people writing NASM-style sources expect, and works around Keystone's 
 * ``section .text`` / ``.data`` / ``.rodata`` / ``.bss`` (also ``.text``, ``.data``...):
   text and rodata go to a read-only executable segment, data and bss to a writable one on
   the next page;
-* ``NAME equ VALUE``, ``db``/``dw``/``dd`` (strings in quotes allowed), ``resb``/``resw``/
-  ``resd``; ``global``/``extern`` lines are ignored;
+* ``NAME equ VALUE``, ``db``/``dw``/``dd``/``dq`` (strings in quotes allowed), ``resb``/
+  ``resw``/``resd``/``resq``; ``global``/``extern`` lines are ignored;
+* ``bits 64`` (or ``[bits 64]``, ``.code64``) makes it an x86-64 source: 64-bit code
+  (:func:`source_bits`);
 * NASM's ``dword [x]`` becomes ``dword ptr [x]`` (Keystone silently emits nothing for it);
 * ``push label`` is emitted as ``push imm32`` by hand (Keystone fails with "invalid fixup").
 
@@ -41,11 +43,12 @@ _SECTION_RE = re.compile(r"^\s*(?:(?:section|segment|\.section)\s+)?(\.text|\.da
                          r"\.bss)\b\s*(?:,.*)?$", re.I)
 _SECTION_WORD_RE = re.compile(r"^\s*(section|segment|\.section)\s+(\S+)", re.I)
 _INCLUDE_RE = re.compile(r"""^\s*(?:%include|\.include)\s+["<]([^">]+)[">]\s*$""", re.I)
-_IGNORED_RE = re.compile(r"^\s*(global|\.globl|\.global|extern|\.extern|bits\s+32|"
-                         r"\.intel_syntax(\s+noprefix)?)\b.*$", re.I)
+_IGNORED_RE = re.compile(r"^\s*(global|\.globl|\.global|extern|\.extern|\[?bits\s+(32|64)\]?|"
+                         r"\.code(32|64)|\.intel_syntax(\s+noprefix)?)(\b|$).*$", re.I)
+_BITS64_RE = re.compile(r"^\s*(\[?bits\s+64\]?|\.code64)\s*(;.*)?$", re.I | re.M)
 _EQU_RE = re.compile(r"^\s*([A-Za-z_.$][\w.$]*)\s+equ\s+(.+)$", re.I)
-_DATA_RE = re.compile(r"^(\s*(?:[A-Za-z_.$][\w.$]*:)?\s*)(db|dw|dd|resb|resw|resd)\s+(.*)$",
-                      re.I)
+_DATA_RE = re.compile(r"^(\s*(?:[A-Za-z_.$][\w.$]*:)?\s*)(db|dw|dd|dq|resb|resw|resd|resq)"
+                      r"\s+(.*)$", re.I)
 _PUSH_RE = re.compile(r"^(\s*(?:[A-Za-z_.$][\w.$]*:)?\s*)push\s+(?:dword\s+)?(?:offset\s+)?"
                       r"([A-Za-z_.$][\w.$]*)\s*$", re.I)
 _SIZE_RE = re.compile(r"\b(byte|word|dword|qword)\s+(?!ptr\b)(?=\[)", re.I)
@@ -114,9 +117,9 @@ def _gas_string(body: str) -> str:
 def _data_directive(prefix: str, word: str, args: str) -> list[str]:
     word = word.lower()
     if word.startswith("res"):
-        unit = {"resb": 1, "resw": 2, "resd": 4}[word]
+        unit = {"resb": 1, "resw": 2, "resd": 4, "resq": 8}[word]
         return [f"{prefix}.space ({args.strip()}) * {unit}"]
-    directive = {"db": ".byte", "dw": ".short", "dd": ".long"}[word]
+    directive = {"db": ".byte", "dw": ".short", "dd": ".long", "dq": ".quad"}[word]
     lines, first = [], True
     for item in _split_items(args):
         lead = prefix if first else ""
@@ -495,6 +498,12 @@ def _locate(lines: list[_Line], base: int, error, bits: int = 32) -> AssemblyErr
     except KsError as again:
         message = _ks_message(again)
     return AssemblyError(message, bad.path, bad.number, bad.original)
+
+
+def source_bits(source: str) -> int:
+    """64 for a source that says ``bits 64`` (``[bits 64]``, ``.code64``) on a line of its
+    own, else 32."""
+    return 64 if _BITS64_RE.search(source) else 32
 
 
 def assemble(source: str, base: int = DEFAULT_BASE, path: str | None = None,

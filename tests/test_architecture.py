@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from zeros.uapi import unistd_32
+from zeros.uapi import unistd_32, unistd_64
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -60,9 +60,11 @@ def test_ruff_is_clean():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_syscall_numbers_are_the_same_for_python_and_for_assembly():
-    header = (ROOT / "zeros" / "uapi" / "include" / "syscalls.inc").read_text()
+@pytest.mark.parametrize("header,module", [("syscalls.inc", unistd_32),
+                                           ("syscalls64.inc", unistd_64)])
+def test_syscall_numbers_are_the_same_for_python_and_for_assembly(header, module):
+    text = (ROOT / "zeros" / "uapi" / "include" / header).read_text()
     inc = {f"NR_{name}": int(value, 0)
-           for name, value in re.findall(r"^SYS_(\w+)\s+equ\s+(\w+)", header, re.M)}
-    python = {name: value for name, value in vars(unistd_32).items() if name.startswith("NR_")}
+           for name, value in re.findall(r"^SYS_(\w+)\s+equ\s+(\w+)", text, re.M)}
+    python = {name: value for name, value in vars(module).items() if name.startswith("NR_")}
     assert inc == python

@@ -115,13 +115,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _paging_for(program: str) -> str:
-    """4-level paging for an x86-64 ELF file (ELFCLASS64), 32-bit paging otherwise."""
+    """4-level paging for an x86-64 program (an ELFCLASS64 file, or an assembly source that
+    says ``bits 64``), 32-bit paging otherwise."""
     try:
         with open(program, "rb") as f:
-            head = f.read(5)
+            head = f.read(1 << 16)
     except OSError:
         return "32"  # the machine says what is wrong with it
-    return "4-level" if head[:4] == b"\x7fELF" and head[4:5] == b"\x02" else "32"
+    if head[:4] == b"\x7fELF":
+        return "4-level" if head[4:5] == b"\x02" else "32"
+    from emu.asm import source_bits
+    return "4-level" if source_bits(head.decode(errors="replace")) == 64 else "32"
 
 
 def _readable_stdin() -> bool:

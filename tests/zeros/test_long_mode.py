@@ -173,3 +173,20 @@ def test_zeros_calls_from_an_x86_64_guest(tmp_path):
     assert seen["value"] == bytes.fromhex("efcdab8967452301")
     base, _, _, _, size, state, _, _ = seen["info"]
     assert base == heap_at and state == 0x1000 and size >= 4096  # MEM_COMMIT
+
+
+def test_an_x86_64_assembly_source_runs_from_the_command_line():
+    """`bits 64` in a source: 64-bit code at 0x400000, syscalls64.inc, 4-level paging chosen
+    by the command line."""
+    from tests.conftest import ASM
+    done = subprocess.run([sys.executable, "-m", "zeros.cli", "run", str(ASM / "hello64.asm")],
+                          capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.decode().splitlines()
+    assert lines[0] == "Hello from long mode!"
+    stack = int(lines[1].split("0x")[1], 16)
+    assert 0x7FFFFF000000 <= stack < 0x7FFFFF800000  # inside the x86-64 stack area
+    with Machine(ram_size=4 << 20) as m:
+        from zeros.errors import ProgramError
+        with pytest.raises(ProgramError, match="x86-64 program"):
+            m.spawn(ASM / "hello64.asm")

@@ -13,7 +13,7 @@ from emu.image import Image
 from emu.mmu import PAGE_SIZE, page_down, page_up
 
 from ..errors import MappingError, ProgramError
-from ..layout import PROGRAM_BASE
+from ..layout import LAYOUT64, PROGRAM_BASE
 from ..vm.addrspace import AddressSpace
 from ..vm.regions import Prot, RegionKind
 
@@ -53,10 +53,12 @@ def read_program(program) -> tuple[Image, str]:
             text = data.decode()
         except UnicodeDecodeError:
             raise ProgramError(f"{source}: neither an ELF executable nor assembly text") from None
-        from emu.asm import assemble  # here: an ELF program does not need the assembler
+        from emu.asm import assemble, source_bits  # here: ELF programs do without them
 
-        return assemble(text, PROGRAM_BASE, None if source == "<bytes>" else source,
-                        include_dirs=(INCLUDE_DIR,)), source
+        bits = source_bits(text)  # `bits 64`: an x86-64 source, placed where ld puts one
+        return assemble(text, PROGRAM_BASE if bits == 32 else LAYOUT64.program_base,
+                        None if source == "<bytes>" else source,
+                        include_dirs=(INCLUDE_DIR,), bits=bits), source
     except (ImageError, AssemblyError) as error:
         raise ProgramError(str(error)) from None
 

@@ -109,3 +109,10 @@ NR_getrandom = 318
 NR_statx = 332
 NR_rseq = 334
 NR_faccessat2 = 439
+
+# ZerOS's own calls and the Windows family keep their i386 numbers (no Linux number is that
+# high): zeros/uapi/include/syscalls64.inc has them too
+from . import unistd_32 as _i386  # noqa: E402
+
+globals().update({name: number for name, number in vars(_i386).items()
+                  if name.startswith("NR_zeros_")})
