@@ -106,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--map", metavar="FILE",
                      help="draw the address spaces (.svg or .html) at the first of those "
                           "moments")
+    run.add_argument("--gdb", metavar="[HOST:]PORT",
+                     help="wait for gdb (target remote HOST:PORT) before the first "
+                          "instruction; HOST defaults to 127.0.0.1")
     run.add_argument("--trace", action="store_true",
                      help="print every instruction and memory access, with its translation "
                           "(slow: a hook per instruction)")
@@ -247,8 +250,19 @@ def cmd_run(args) -> int:
         if args.trace:
             from .views.trace import Tracer
             tracer = Tracer(machine, sys.stderr.write, args.trace_limit or None).start()
-        results = machine.run(max_instructions=args.max_instructions,
-                              timeout=args.timeout or None)
+        if args.gdb is not None:
+            from .gdb import GdbStub, parse_address
+            host, port = parse_address(args.gdb)
+            stub = GdbStub(machine, pids[0])
+            stub.listen(host, port)
+            stub.serve(lambda text: print(text, file=sys.stderr, flush=True))
+            if stub.detached:  # the program goes on by itself
+                machine.run(max_instructions=args.max_instructions,
+                            timeout=args.timeout or None)
+            results = machine.results()
+        else:
+            results = machine.run(max_instructions=args.max_instructions,
+                                  timeout=args.timeout or None)
         if tracer is not None:
             tracer.stop()
         if forward is not None:

@@ -67,7 +67,7 @@ from .proc.tls import ThreadAreas
 from .proc.vdso import Vdso
 from .uapi.signals import SIGKILL
 from .vm.memory import VirtualMemory
-from .vm.uaccess import as_bytes, copy_from_user, copy_to_user
+from .vm.uaccess import as_bytes, copy_from_user, copy_to_user, peek_user
 from .zmm.manager import MemoryManager
 from .zmm.ps import ps_data, ps_text
 from .zmm.syscalls import ZerosCalls
@@ -324,6 +324,82 @@ class Machine:
                                    bytes(p.stdout), bytes(p.stderr), p.fault, p.message,
                                    p.space.minor_faults, p.space.major_faults, p.syscalls)
                 for pid, p in self.processes.items() if p.path}
+
+    # -- debugging (zeros.gdb) ------------------------------------------------------------
+
+    @property
+    def debugger(self) -> Callable | None:
+        """Called with (process, trap, signal) before a trap's signal is sent; True holds it
+        (see :meth:`release_trap`)."""
+        return self.traps.debugger
+
+    @debugger.setter
+    def debugger(self, hook: Callable | None) -> None:
+        self.traps.debugger = hook
+
+    def release_trap(self, pid: int, send: bool) -> None:
+        """A trap the debugger held: send its signal now, or drop it."""
+        self._check_open()
+        self.traps.release(self.process(pid), send)
+
+    def resume(self, max_instructions: int | None = None,
+               pids: list[int] | None = None) -> str:
+        """A debugger's continue and step: run like :meth:`run`, without a time budget, and
+        without ending anyone when ``max_instructions`` are spent. Returns why it stopped
+        (the budget's message, or "" for a pause or nothing left to run)."""
+        self._check_open()
+        if self._running:
+            raise MachineError("resume() called while the machine is running")
+        self._running = True
+        try:
+            return self.scheduler.run(max_instructions, None,
+                                      None if pids is None else set(pids))
+        finally:
+            self._running = False
+
+    def wake(self, pid: int) -> bool:
+        """Try to finish the call ``pid`` sleeps in; True when it can run again."""
+        self._check_open()
+        return self.scheduler.wake(self.process(pid))
+
+    def debug_registers(self, pid: int) -> list[tuple[str, int, object]]:
+        """Every register of a stopped process in gdb's order: (name, bits, value); an
+        80-bit x87 register is (mantissa, exponent)."""
+        proc = self._stopped(pid)
+        regs = self.cpu.gdb_registers()
+        values = self.cpu.read_context_regs(proc.context, [r[2] for r in regs])
+        return [(r[0], r[1], value) for r, value in zip(regs, values, strict=True)]
+
+    def set_debug_register(self, pid: int, index: int, value) -> None:
+        """Change register ``index`` (of :meth:`debug_registers`) of a stopped process."""
+        proc = self._stopped(pid)
+        cpu = self.cpu
+        regs = cpu.gdb_registers()
+        if not 0 <= index < len(regs):
+            raise ValueError(f"no register number {index}")
+        name, _bits, reg, _feature, _type = regs[index]
+        try:
+            cpu.write_context_reg(proc.context, reg, value)
+        except EmuError as error:
+            raise ValueError(f"{name}: {error}") from None
+        if reg == cpu.pc_reg:
+            proc.eip = value & cpu.addr_mask
+        proc.context_changed = True
+
+    def _stopped(self, pid: int) -> Process:
+        self._check_open()
+        proc = self.process(pid)
+        if proc.context is None or not proc.alive:
+            raise NoSuchProcess(pid)
+        if self.scheduler.loaded is proc and not proc.context_changed:
+            self.cpu.save_context(proc.context)
+        return proc
+
+    def peek(self, pid: int, va: int, n: int) -> bytes:
+        """Bytes at ``va`` in ``pid`` as ring 3 would read them, with no side effect (a
+        debugger's read): no frame made, no page brought back, no Accessed bit set."""
+        self._check_open()
+        return peek_user(self.table.space_of(pid), va, n, self.pagefile.peek)
 
     # -- memory, from the host -----------------------------------------------------------
 

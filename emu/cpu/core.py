@@ -24,6 +24,7 @@ from unicorn.unicorn_py3.unicorn import uclib
 from ..errors import CpuError, EmulationError
 from ..ram import PhysicalMemory
 from .contexts import ContextOps
+from .debug import DebugAccess
 from .hooks import HookDispatch
 from .registers import Reg, Reg64, RegisterAccess, RegisterCalls, StateLayout
 from .trap import Trap
@@ -45,7 +46,7 @@ def unicorn_build() -> str:
             f"{combined:#x}) from {getattr(uclib, '_name', '?')}")
 
 
-class Cpu(RegisterAccess, ContextOps, HookDispatch):
+class Cpu(RegisterAccess, ContextOps, HookDispatch, DebugAccess):
     """One emulated x86 CPU over ``ram``: in protected mode (``mode=32``: 32-bit paging, or
     PAE once asked) or in long mode (``mode=64``: 4-level paging, 64-bit code in ring 3,
     ``syscall``); calibrated and self-tested on construction."""

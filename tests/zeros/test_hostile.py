@@ -240,7 +240,7 @@ def test_13_calls_after_close_are_machine_errors():
 # 14 --------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("args,words", [
-    (["--show", "xp:-1"], "outside the 32-bit address space"),
+    (["--show", "xp:-1"], "outside the address space"),
     (["--show", "xp:0:99999999999"], "not a number of bytes"),
     (["--show", "xp:0x7fffff0:64", "--ram", "128M"], "outside RAM"),
     (["--map", "/nonexistent/dir/x.svg"], "no such directory"),

@@ -40,6 +40,11 @@ class Traps:
         self.counter = counter
         # int3 calls these with the process and then goes on (no handler: SIGTRAP)
         self.breakpoint_handlers: list[Callable[[Process], None]] = []
+        # a debugger: called with (process, trap, signal) before the signal a trap raises is
+        # sent; True holds it: the CPU stops with the process on the trapping instruction,
+        # and the debugger later sends it with release() (or drops it)
+        self.debugger: Callable[[Process, Trap, int], bool] | None = None
+        self.held: dict[int, tuple[Trap, str | None]] = {}  # pid -> the held trap
 
     def page_fault(self, cr2: int, code: int) -> bool:
         """The one fault entry: True when resolved (the instruction runs again)."""
@@ -102,6 +107,27 @@ class Traps:
         """Send ``proc`` the signal Linux sends for ``trap``: to its handler when it has one
         (the faulting instruction runs again after the handler returns), else it dies of it,
         with a fault report."""
+        signal = VECTOR_SIGNALS.get(trap.vector, SIGSEGV)
+        if self.debugger is not None:
+            try:
+                held = self.debugger(proc, trap, signal)
+            except Exception as error:  # the caller's: run() re-raises it
+                raise HandlerError("debugger hook raised") from error
+            if held:
+                self.held[proc.pid] = (trap, what)
+                self.table.cpu.stop()
+                return
+        self.deliver(proc, trap, what)
+
+    def release(self, proc: Process, send: bool) -> None:
+        """A held trap: send its signal now (``send``), or drop it (the instruction runs
+        again, and traps again unless the debugger changed something)."""
+        held = self.held.pop(proc.pid, None)
+        if held is not None and send and proc.alive:
+            self.deliver(proc, *held)
+
+    def deliver(self, proc: Process, trap: Trap, what: str | None = None) -> None:
+        """Send the signal of ``trap`` now (to its handler, or the process dies of it)."""
         signal = VECTOR_SIGNALS.get(trap.vector, SIGSEGV)
         if self.signals.wants(proc, signal):
             if trap.vector == _PF:

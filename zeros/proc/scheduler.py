@@ -135,6 +135,13 @@ class Scheduler:
             if proc.state == WAITING and proc.blocked is not None and self._eligible(proc):
                 self._try_wake(proc)
 
+    def wake(self, proc: Process) -> bool:
+        """Try to finish the call ``proc`` sleeps in (a debugger stepping over it while
+        others run); True when it is ready to run again."""
+        if proc.state == WAITING and proc.blocked is not None:
+            self._try_wake(proc)
+        return proc.state == READY
+
     def _try_wake(self, proc: Process) -> None:
         blocked = proc.blocked
         signal = proc.sig.deliverable() if proc.sig.pending else None

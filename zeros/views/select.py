@@ -51,8 +51,8 @@ def parse(text: str) -> list[ViewSpec]:
                 address = int(args[0], 0)
             except ValueError:
                 raise ValueError(f"view {name}: {args[0]!r} is not an address") from None
-            if not 0 <= address < 1 << 32:
-                raise ValueError(f"view {name}: {args[0]} is outside the 32-bit address space")
+            if not 0 <= address < 1 << 64:
+                raise ValueError(f"view {name}: {args[0]} is outside the address space")
             if len(args) > 2:
                 raise ValueError(f"view {name} takes at most two arguments")
             if len(args) > 1:

@@ -116,6 +116,11 @@ class PageFile:
         self.page_ins += 1
         return True
 
+    def peek(self, slot: int) -> bytes:
+        """The page in ``slot``, read without bringing it in (a debugger's read)."""
+        self._file.seek(slot * PAGE_SIZE)
+        return self._file.read(PAGE_SIZE)
+
     def share(self, slot: int) -> None:
         """One more swap entry names ``slot`` (fork copied it)."""
         self._refs[slot] += 1

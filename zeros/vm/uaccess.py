@@ -13,14 +13,17 @@ earlier one to the page file.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from emu.errors import TranslationError
 from emu.mmu import PAGE_SIZE, Pte, page_down
 from emu.vmem import chunks, read_virt, write_virt
+from emu.walk import Access, walk
 
 from ..errors import AddressError, MappingError, OutOfMemory, SyscallError
 from ..mm.frames import FrameKind
+from ..mm.pagetable import is_swap_entry, swap_slot
 from ..uapi import errno
 from .regions import Prot
 
@@ -63,6 +66,33 @@ def copy_from_user(space: AddressSpace, va: int, n: int, user: bool = True) -> b
             except TranslationError as error:
                 if attempt == 2 or not _bring_in(space, chunk_va, False):
                     raise AddressError(f"pid {space.pid}: {error}", error.walk) from None
+    return bytes(out)
+
+
+def peek_user(space: AddressSpace, va: int, n: int,
+              read_slot: Callable[[int], bytes]) -> bytes:
+    """What ring 3 would read at ``va``, with no side effect at all (a debugger's read): no
+    frame made, no page brought back, no Accessed bit set. A page in the page file is read
+    from its slot (``read_slot``); a page of a private anonymous region never touched reads
+    as zeros; anything else that does not translate is an AddressError."""
+    _check(space, va, n)
+    read = space.ram.reader(space.fmt.entry_size)
+    out = bytearray()
+    for chunk_va, size in chunks(va, n):
+        w = walk(read, space.cr3, chunk_va, Access.READ, user=True, fmt=space.fmt)
+        if w.fault is None:
+            out += space.ram.read(w.pa, size)
+            continue
+        region = space.find(chunk_va)
+        entry = space.tables.entry(chunk_va) if region is not None else 0
+        offset = chunk_va & (PAGE_SIZE - 1)
+        if region is not None and region.prot & Prot.READ and is_swap_entry(entry):
+            out += read_slot(swap_slot(entry))[offset:offset + size]
+        elif region is not None and region.prot & Prot.READ and region.demand and \
+                region.backing is None and not entry & _PRESENT:
+            out += bytes(size)
+        else:
+            raise AddressError(f"pid {space.pid}: {chunk_va:#x}: {w.fault.reason}", w)
     return bytes(out)
 
 
