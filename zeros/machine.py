@@ -343,17 +343,18 @@ class Machine:
         self.traps.release(self.process(pid), send)
 
     def resume(self, max_instructions: int | None = None,
-               pids: list[int] | None = None) -> str:
+               pids: list[int] | None = None, poll: Callable[[], bool] | None = None) -> str:
         """A debugger's continue and step: run like :meth:`run`, without a time budget, and
-        without ending anyone when ``max_instructions`` are spent. Returns why it stopped
-        (the budget's message, or "" for a pause or nothing left to run)."""
+        without ending anyone when ``max_instructions`` are spent. ``poll`` is asked between
+        time slices (every 10 ms at most); True stops the run ("interrupted"). Returns why it
+        stopped (the budget's message, or "" for a pause or nothing left to run)."""
         self._check_open()
         if self._running:
             raise MachineError("resume() called while the machine is running")
         self._running = True
         try:
             return self.scheduler.run(max_instructions, None,
-                                      None if pids is None else set(pids))
+                                      None if pids is None else set(pids), poll)
         finally:
             self._running = False
 

@@ -293,7 +293,7 @@ class Control:
         self._sync()
         self._begin(signals)
         while True:
-            why = self.m.resume(SLICE)
+            why = self.m.resume(SLICE, poll=interrupted)
             self._settle_watch()
             self._sync()
             if self.stop is not None:
@@ -301,12 +301,12 @@ class Control:
             ended = self._ended()
             if ended is not None:
                 return ended
+            if why == "interrupted" or interrupted():
+                return self._stopped(Stop(self._running_pid(), SIGINT))
             if why and "budget" not in why:  # deadlock: nobody can ever run again
                 for pid in self.threads():
                     self.m.kill(self.m.process(pid), SIGKILL, why)
                 return self._ended() or Stop(self.main_pid, killed=SIGKILL)
-            if interrupted():
-                return self._stopped(Stop(self._running_pid(), SIGINT))
 
     def step(self, pid: int, signals: dict[int, int],
              interrupted: Callable[[], bool]) -> Stop:
@@ -339,7 +339,7 @@ class Control:
                 return
             others = [p for p in self.threads() if p != proc.pid]
             if others and any(self.m.process(p).runnable for p in others):
-                self.m.resume(SLICE, others)
+                self.m.resume(SLICE, others, poll=interrupted)
             else:
                 time.sleep(0.005)
             if interrupted():

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from emu.cpu import Cpu
 from emu.errors import EmulationError
@@ -68,6 +69,7 @@ class Scheduler:
         self._slice_end = 0.0
         self._slice_end_entries = 0
         self._only: set[int] | None = None
+        self._poll: Callable[[], bool] | None = None
 
     @property
     def current(self) -> Process | None:
@@ -223,10 +225,12 @@ class Scheduler:
     # -- running -------------------------------------------------------------------------
 
     def run(self, max_instructions: int | None, timeout: float | None,
-            only: set[int] | None = None) -> str:
+            only: set[int] | None = None, poll: Callable[[], bool] | None = None) -> str:
         """Run until nothing is runnable, a budget is spent (returns why) or a pause;
-        ``only``: schedule just these pids."""
+        ``only``: schedule just these pids; ``poll``: asked between slices (every 10 ms at
+        most), True stops the run (a debugger's Ctrl-C)."""
         self._only = only
+        self._poll = poll
         try:
             with budget.deadline(time.monotonic() + timeout if timeout else None):
                 return self._run(max_instructions, timeout)
@@ -237,9 +241,14 @@ class Scheduler:
         deadline = None if not timeout else time.monotonic() + timeout
         insn_left = max_instructions
         self._pause = False
+        next_poll = 0.0
         while True:
             if self._pause:
                 return ""
+            if self._poll is not None and time.monotonic() >= next_poll:
+                if self._poll():
+                    return "interrupted"
+                next_poll = time.monotonic() + 0.01
             if deadline is not None and time.monotonic() >= deadline:
                 return f"stopped: time budget of {timeout:g} s exhausted"
             self._wake_sleepers()
@@ -262,8 +271,8 @@ class Scheduler:
             if deadline is not None and time.monotonic() >= deadline and proc.alive and \
                     not self._switch and not self._pause:
                 return f"stopped: time budget of {timeout:g} s exhausted"
-            if count and not self._switch and proc.runnable:
-                insn_left -= count
+            if count:  # a slice that ended early counts the one instruction that ended it
+                insn_left -= count if not self._switch and proc.runnable else 1
 
     def _pick(self, ready: list[Process]) -> Process:
         after = [p for p in ready if p.pid > self._last_pid]
