@@ -66,6 +66,10 @@ from .proc.table import ProcessTable
 from .proc.tls import ThreadAreas
 from .proc.vdso import Vdso
 from .uapi.signals import SIGKILL
+from .snapshot import Snapshot, put_back
+from .snapshot import read as read_snapshot
+from .snapshot import take as take_snapshot
+from .snapshot import write as write_snapshot
 from .vm.memory import VirtualMemory
 from .vm.uaccess import as_bytes, copy_from_user, copy_to_user, peek_user
 from .zmm.manager import MemoryManager
@@ -131,6 +135,7 @@ class Machine:
         if paging not in PAGING:
             raise ZerosError(f"paging must be one of {', '.join(PAGING)}, not {paging!r}")
         fmt = PAGING[paging]
+        self.paging = paging
         ram_size = parse_size(ram_size)
         if not MIN_RAM <= ram_size <= MAX_RAM or ram_size % PAGE_SIZE:
             raise ZerosError(f"RAM size of {ram_size} bytes is not possible: it must be a "
@@ -176,7 +181,7 @@ class Machine:
                     SignalCalls(self.table, self.signals), TimeCalls(self.clock),
                     MemoryCalls(self.linux))
         zeros_calls = (VirtualCalls(self.windows),
-                       ZerosCalls(lambda: self.memory_manager, lambda long: self.ps(long=long)))
+                       ZerosCalls(self._manager, self._guest_ps))
         if long_mode:  # x86-64 programs: Linux's x86-64 numbers and structures
             self.syscalls.register_all(X86_64Calls(self.cpu, *families, *zeros_calls)
                                        .handlers())
@@ -218,6 +223,12 @@ class Machine:
             self._memory_manager = MemoryManager(self.table)
             self.table.on_reaped.append(self._memory_manager.process_ended)
         return self._memory_manager
+
+    def _manager(self):  # (methods, not lambdas: a snapshot saves what refers to them)
+        return self.memory_manager
+
+    def _guest_ps(self, long: bool) -> str:
+        return self.ps(long=long)
 
     @property
     def memory_manager_if_started(self):
@@ -461,6 +472,45 @@ class Machine:
             raise IntegrityError(problems)
         return {"frames_used": self.frames.used_count, "frames_free": self.frames.free_count,
                 "processes": len(self.processes), "swap_slots": self.pagefile.used_slots}
+
+    # -- snapshots ------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """The whole machine now (RAM, every process, page tables, frames, regions, memory
+        objects, files, the page file, the MemoryManager, the scheduler): :meth:`restore`
+        goes back to it, :meth:`save` keeps it in a file (zeros.snapshot)."""
+        self._check_open()
+        if self._running:
+            raise MachineError("snapshot() called while the machine is running")
+        return take_snapshot(self)
+
+    def restore(self, snap: Snapshot) -> None:
+        """Go back to ``snap`` (taken from this machine, or one made with the same RAM,
+        paging and page file). Observers (on_output, breakpoint handlers) stay."""
+        self._check_open()
+        if self._running:
+            raise MachineError("restore() called while the machine is running")
+        put_back(self, snap)
+
+    def save(self, path) -> None:
+        """Write a snapshot to ``path``; :meth:`Machine.load` makes a machine of it."""
+        write_snapshot(self.snapshot(), path)
+
+    @classmethod
+    def load(cls, path, root: str | None = None) -> Machine:
+        """A machine made from a file :meth:`save` wrote (``root``: where guests' files
+        are now, if not where they were). SnapshotError for another format or a bad file.
+        (The file is a pickle: load only files you trust, as with any pickle.)"""
+        snap = read_snapshot(path)
+        c = snap.config
+        m = cls(ram_size=c["ram_size"], paging=c["paging"], page_file=c["page_file"],
+                root=root if root is not None else c["root"], seed=c["seed"])
+        try:
+            m.restore(snap)
+        except BaseException:
+            m.close()
+            raise
+        return m
 
     # -- lifetime ------------------------------------------------------------------------
 

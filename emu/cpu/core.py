@@ -35,6 +35,7 @@ from .watchdog import Watchdog
 # old_exception at 14, so the next real #PF arrives as #DF (docs/unicorn.md). 0 is not
 # probed, and ZerOS never maps page 0: a jump there faults on the fetch first.
 UNTIL = 0
+COUNT_FOREVER = 1 << 62  # a counted run with no end
 
 
 
@@ -90,6 +91,7 @@ class Cpu(RegisterAccess, ContextOps, HookDispatch, DebugAccess):
         self.page_fault_handler: Callable[[int, int], bool] | None = None
         self._stopping = False
         self._invalid_seen = False
+        self.counting = False  # a run counted instructions: from then on every run does
         self._hook_error: BaseException | None = None
         self._callbacks = []  # keep the ctypes callbacks alive
         self._watchdog = Watchdog(self._stop_from_timer)
@@ -116,6 +118,11 @@ class Cpu(RegisterAccess, ContextOps, HookDispatch, DebugAccess):
         self._invalid_seen = False
         self._hook_error = None
         self.uc._hook_exception = None  # errors of the binding's hooks (trace) land there
+        if count:
+            self.counting = True
+        elif self.counting:  # once counted, always counted: after a counted run, Unicorn
+            count = COUNT_FOREVER  # 2.1.4 may return at once from an uncounted one
+            # (docs/unicorn.md)
         if timeout_us:  # our sleeping timer, not Unicorn's polling one (see watchdog.py)
             self._watchdog.arm(time.monotonic() + timeout_us / 1e6)
         try:

@@ -110,6 +110,18 @@ class PageTables:
         self._read_table = self.ram.table_reader(fmt.entry_size)
         self._user_top = kernel.index << fmt.levels[0].shift
 
+    # a snapshot keeps what the tables are, not the host's handles on RAM (made again)
+    _HANDLES = ("_entry", "_map", "_read_table")
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in self._HANDLES}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._entry = self.fmt.entry_struct
+        self._map = self.ram._map
+        self._read_table = self.ram.table_reader(self.fmt.entry_size)
+
     @property
     def pd(self) -> int:
         """The top table's physical address (0 once destroyed); what CR3 holds."""

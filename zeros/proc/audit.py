@@ -8,9 +8,10 @@
 * every frame in use is reachable: a top table or a lower table of a live space, a kernel
   table, the GDT, the zero page, the vdso, a memory object's page, or a mapped page; and its
   reference count equals its mappings (plus one for the object or kernel part holding it);
-* swap entries name distinct page-file slots, and the page file counts exactly those;
+* each page-file slot counts the swap entries naming it (fork copies them), and the page
+  file uses exactly the slots named;
 * each space's resident and swapped counters match its entries;
-* the kernel half is the same in every top table;
+* the kernel half is the same in every top table (but for the A and D bits the CPU sets);
 * processes are in possible states: a live process has a live space; a finished process
   that was reaped has none.
 """
@@ -71,7 +72,9 @@ def audit(processes: dict[int, Process], vm: VirtualMemory, vdso: Vdso,
         top = space.tables
         half = frames.ram.read(top.root + top.kernel_index * space.fmt.entry_size,
                                len(vm.kernel.entries))
-        if half != vm.kernel.entries:
+        if half != vm.kernel.entries and \
+                _without_ad(half, space.fmt.entry_size) != \
+                _without_ad(vm.kernel.entries, space.fmt.entry_size):
             problems.append(f"pid {space.pid}: the kernel half of its top table differs")
         resident = swapped = 0
         for va, entry in top.entries(0, space.layout.user_top):
@@ -125,13 +128,15 @@ def audit(processes: dict[int, Process], vm: VirtualMemory, vdso: Vdso,
         if kind not in _HELD and holders[pa]:
             problems.append(f"frame {pa:#010x}: a {kind} frame held by a memory object")
 
-    # the page file
-    doubled = [slot for slot, n in slots.items() if n > 1]
-    if doubled:
-        problems.append(f"page file: slots {doubled[:5]} are named by several entries")
-    if sum(slots.values()) != vm.pagefile.used_slots:
+    # the page file: a slot counts the swap entries naming it (fork copies them)
+    miscounted = [slot for slot, n in slots.items() if n != vm.pagefile.slot_refs(slot)]
+    if miscounted:
+        problems.append(f"page file: slots {miscounted[:5]} are named by "
+                        f"{[slots[s] for s in miscounted[:5]]} entries but count "
+                        f"{[vm.pagefile.slot_refs(s) for s in miscounted[:5]]}")
+    if len(slots) != vm.pagefile.used_slots:
         problems.append(f"page file: {vm.pagefile.used_slots} slots in use, "
-                        f"{sum(slots.values())} swap entries")
+                        f"{len(slots)} named by swap entries")
     for slot in vm.pagefile.free_slots():
         if slot in slots:
             problems.append(f"page file: free slot {slot} is named by a swap entry")
@@ -147,3 +152,10 @@ def audit(processes: dict[int, Process], vm: VirtualMemory, vdso: Vdso,
         if proc.path and proc.alive and proc.context is None:
             problems.append(f"pid {pid} is {proc.state} with no CPU state")
     return problems
+
+
+def _without_ad(entries: bytes, size: int) -> list[int]:
+    """Paging entries without the Accessed and Dirty bits: the CPU sets them in the kernel
+    half of the running process's top table as it walks kernel addresses (the GDT)."""
+    return [int.from_bytes(entries[i:i + size], "little") & ~0x60
+            for i in range(0, len(entries), size)]
