@@ -65,11 +65,11 @@ from .proc.signals import Signals
 from .proc.table import ProcessTable
 from .proc.tls import ThreadAreas
 from .proc.vdso import Vdso
-from .uapi.signals import SIGKILL
 from .snapshot import Snapshot, put_back
 from .snapshot import read as read_snapshot
 from .snapshot import take as take_snapshot
 from .snapshot import write as write_snapshot
+from .uapi.signals import SIGKILL
 from .vm.memory import VirtualMemory
 from .vm.uaccess import as_bytes, copy_from_user, copy_to_user, peek_user
 from .zmm.manager import MemoryManager

@@ -49,8 +49,15 @@ class Snapshot:
     info: dict = field(default_factory=dict)  # processes and frames, for people
 
 
-def _constants() -> dict[int, tuple[str, str]]:
-    """Module-level objects of zeros and emu (formats, layouts, structs): by name."""
+_known: tuple[int, dict] = (0, {})
+
+
+def _constants() -> dict[int, tuple[tuple[str, str], object]]:
+    """Module-level objects of zeros and emu (formats, layouts, structs): by name (found
+    again when modules were imported since)."""
+    global _known
+    if _known[0] == len(sys.modules):
+        return _known[1]
     out = {}
     for name, module in list(sys.modules.items()):
         if module is None or name.split(".")[0] not in ("zeros", "emu"):
@@ -58,20 +65,21 @@ def _constants() -> dict[int, tuple[str, str]]:
         for key, value in vars(module).items():
             if not isinstance(value, (type, types.FunctionType, types.ModuleType, int, str,
                                       float, bool, bytes, type(None))):
-                out.setdefault(id(value), (name, key))
+                out.setdefault(id(value), ((name, key), value))  # (kept: ids stay theirs)
+    _known = (len(sys.modules), out)
     return out
 
 
 def _hardware(machine) -> dict[int, tuple]:
     """What a snapshot names instead of copying: the machine, its hardware, its observers."""
-    named = {id(machine): ("machine",), id(machine.cpu): ("cpu",), id(machine.ram): ("ram",),
-             id(machine.traps.breakpoint_handlers): ("observer", "breakpoint_handlers"),
-             id(machine.table.on_exit): ("observer", "on_exit")}
+    named = [(machine, ("machine",)), (machine.cpu, ("cpu",)), (machine.ram, ("ram",)),
+             (machine.traps.breakpoint_handlers, ("observer", "breakpoint_handlers")),
+             (machine.table.on_exit, ("observer", "on_exit"))]
     if machine.pagefile._file is not None:
-        named[id(machine.pagefile._file)] = ("pagefile",)
+        named.append((machine.pagefile._file, ("pagefile",)))
     if machine.traps.debugger is not None:
-        named[id(machine.traps.debugger)] = ("observer", "debugger")
-    return named
+        named.append((machine.traps.debugger, ("observer", "debugger")))
+    return {id(obj): (name, obj) for obj, name in named}
 
 
 class _Pickler(pickle.Pickler):
@@ -81,9 +89,9 @@ class _Pickler(pickle.Pickler):
         self.context_type = type(machine.cpu.save_new_context())
 
     def persistent_id(self, obj):
-        name = self.named.get(id(obj))
-        if name is not None:
-            return name
+        known = self.named.get(id(obj))
+        if known is not None and known[1] is obj:
+            return known[0]
         if type(obj) is self.context_type:  # a saved CPU context: its bytes
             return ("context", ctypes.string_at(obj.context, obj.size))
         return None
