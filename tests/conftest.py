@@ -142,3 +142,16 @@ def built(compilers, tmp_path_factory):
             cache[key] = exe
         return cache[key]
     return build
+
+
+def gcc_static(source: Path, out: Path, *flags: str) -> Path:
+    """``gcc -static FLAGS -o OUT SOURCE`` (``-m32`` among the flags for i386), or skip the
+    test when that toolchain is missing (.ci/toolchains.sh installs it)."""
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed")
+    done = subprocess.run(["gcc", "-static", *flags, "-o", str(out), str(source)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"gcc -static {' '.join(flags)} does not work here (.ci/toolchains.sh "
+                    f"installs gcc-multilib): {done.stderr.strip()[:200]}")
+    return out

@@ -106,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--map", metavar="FILE",
                      help="draw the address spaces (.svg or .html) at the first of those "
                           "moments")
+    run.add_argument("--record", metavar="FILE",
+                     help="record the page-table history in FILE (SQLite; read it with "
+                          "zeros history FILE)")
     run.add_argument("--gdb", metavar="[HOST:]PORT",
                      help="wait for gdb (target remote HOST:PORT) before the first "
                           "instruction; HOST defaults to 127.0.0.1")
@@ -114,7 +117,49 @@ def _parser() -> argparse.ArgumentParser:
                           "(slow: a hook per instruction)")
     run.add_argument("--trace-limit", type=int, default=100_000, metavar="N",
                      help="instructions to trace at most (default 100000, 0 for no limit)")
+    history = sub.add_parser("history", help="read a page-table history (zeros run --record)",
+                             usage="zeros history FILE [--pid P --va ADDR | --faults | "
+                                   "--at N] [--json]")
+    history.add_argument("file", metavar="FILE")
+    history.add_argument("--pid", type=int, help="the process (with --va, or --faults)")
+    history.add_argument("--va", type=lambda t: int(t, 0), metavar="ADDR",
+                         help="the life of the page holding ADDR, step by step")
+    history.add_argument("--faults", action="store_true", help="every page fault")
+    history.add_argument("--at", type=int, metavar="N",
+                         help="the page tables after event N")
+    history.add_argument("--json", action="store_true", help="JSON instead of text")
     return parser
+
+
+def cmd_history(args) -> int:
+    from . import history
+    from .history import text
+
+    with history.open(args.file) as h:
+        if args.va is not None:
+            if args.pid is None:
+                raise ValueError("--va needs --pid")
+            data, words = ([e.to_json() for e in h.page_life(args.pid, args.va)],
+                           text.life_text(h, args.pid, args.va))
+        elif args.faults:
+            data, words = ([e.to_json() for e in h.faults(args.pid)],
+                           text.faults_text(h, args.pid))
+        elif args.at is not None:
+            if not 0 <= args.at <= h.last:
+                raise ValueError(f"--at {args.at}: the record has events 1 to {h.last}")
+            data = {"seq": args.at,
+                    "tables": {str(pid): {f"{va:#x}": e for va, e in t.items()}
+                               for pid, t in h.tables_at(args.at).items()},
+                    "frames": {f"{pa:#x}": list(v) for pa, v in h.frames_at(args.at).items()}}
+            words = text.tables_text(h, args.at)
+        else:
+            data, words = h.summary(), text.summary_text(h)
+    if args.json:
+        json.dump(data, sys.stdout, indent=2)
+        print()
+    else:
+        sys.stdout.write(words)
+    return 0
 
 
 def _paging_for(program: str) -> str:
@@ -234,7 +279,8 @@ def cmd_run(args) -> int:
     if any(not argv for argv in programs):
         raise ValueError("--also: no program given")
     machine = Machine(ram_size=args.ram, page_file=args.page_file, root=args.root,
-                      seed=args.seed, paging=args.paging or _paging_for(args.program))
+                      seed=args.seed, paging=args.paging or _paging_for(args.program),
+                      record=args.record)
     try:
         machine.table.console_fds = (0, 1, 2)  # what the guests' descriptors 0-2 stand for
         views = _Views(machine, args)
@@ -304,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="zeros: %(message)s", stream=sys.stderr)
     try:
-        return {"run": cmd_run}[args.command](args)
+        return {"run": cmd_run, "history": cmd_history}[args.command](args)
     except BrokenPipeError:  # the reader went away (| head): stop quietly, as cat does
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

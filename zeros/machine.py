@@ -65,6 +65,7 @@ from .proc.signals import Signals
 from .proc.table import ProcessTable
 from .proc.tls import ThreadAreas
 from .proc.vdso import Vdso
+from .record import Recorder
 from .snapshot import Snapshot, put_back
 from .snapshot import read as read_snapshot
 from .snapshot import take as take_snapshot
@@ -121,14 +122,16 @@ class Machine:
 
     def __init__(self, ram_size: int | str = DEFAULT_RAM, direct_state: bool = True,
                  page_file: int | str | None = None, root: str | None = None,
-                 seed: int | None = None, paging: str = "32"):
+                 seed: int | None = None, paging: str = "32", record=None):
         """``page_file``: bytes of page file (default 4x RAM, 0 for none). ``root``: the
         directory guests' open() sees (default: the current directory). ``seed``: a
         repeatable run: a virtual clock, and random bytes (AT_RANDOM, getrandom) from this
         seed. ``paging``: "32" (two-level 32-bit paging, the default) or "pae" (three
         levels, 64-bit entries, NX: pages without PROT_EXEC cannot be run) for i386
         programs; "4-level" (long mode, NX, 48-bit addresses) for x86-64 programs.
-        ``direct_state=False`` keeps every register access behind Unicorn's API
+        ``record``: a path: record the page-table history there (zeros.record; read it
+        with zeros.history). ``direct_state=False`` keeps every register access behind
+        Unicorn's API
         (slower; for comparing the two paths, see emu.cpu)."""
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ZerosError(f"seed must be an integer, not {seed!r}")
@@ -152,6 +155,11 @@ class Machine:
         self.layout = LAYOUT64 if long_mode else LAYOUT32
         self.cpu = Cpu(self.ram, direct_state=direct_state, mode=64 if long_mode else 32)
         self.frames = FrameAllocator(self.ram)
+        self.recorder = None
+        if record is not None:
+            self.recorder = Recorder(record, {"paging": paging, "ram": ram_size,
+                                              "root": self.root, "seed": seed})
+            self.frames.recorder = self.recorder
         if fmt is PAE:  # PAE paging, and NX honoured (long mode has both from the start)
             self.cpu.set_control_bits(cr4=Cr4.PAE, efer=Efer.NXE)
         self.kernel = Kernel(self.cpu, self.frames, fmt, self.layout)
@@ -173,6 +181,10 @@ class Machine:
         if self.clock.virtual:  # ring 3's rdtsc traps to the virtual counter
             self.cpu.set_control_bits(cr4=Cr4.TSD)
         self.syscalls = Syscalls(self.cpu, self.table, self.scheduler)
+        self.syscalls.recorder = self.recorder
+        if self.recorder is not None:
+            self.recorder.entries = self._kernel_entries
+            self.recorder.cause = "user"
         self.linux = LinuxMemory(self.table, self.vm)
         self.windows = WindowsMemory(self.table, self.ram.size + self.pagefile.size)
         families = (ProcessCalls(self.table, self.scheduler, self.tls,
@@ -224,6 +236,9 @@ class Machine:
             self.table.on_reaped.append(self._memory_manager.process_ended)
         return self._memory_manager
 
+    def _kernel_entries(self) -> int:
+        return self.clock.entries
+
     def _manager(self):  # (methods, not lambdas: a snapshot saves what refers to them)
         return self.memory_manager
 
@@ -256,7 +271,13 @@ class Machine:
         descriptor 0, or a host descriptor; default: empty). Raises ProgramError or
         OutOfMemory."""
         self._check_open()
-        pid = self.table.spawn(program, name, argv, env, stdin)
+        if self.recorder is not None:
+            self.recorder.cause = "spawn"
+        try:
+            pid = self.table.spawn(program, name, argv, env, stdin)
+        finally:
+            if self.recorder is not None:
+                self.recorder.cause = "user"
         self.process(pid).start_ns = self.clock.monotonic_ns()
         return pid
 
@@ -529,6 +550,8 @@ class Machine:
         problems = audit(self.processes, self.vm, self.vdso) if self.check_on_close else []
         self.cpu.close()
         self.cpu = None
+        if self.recorder is not None:
+            self.recorder.close()
         self.vm.close()
         self.ram.close()
         self.linux = self.windows = _Closed()  # their calls would reach released RAM

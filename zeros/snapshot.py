@@ -79,6 +79,8 @@ def _hardware(machine) -> dict[int, tuple]:
         named.append((machine.pagefile._file, ("pagefile",)))
     if machine.traps.debugger is not None:
         named.append((machine.traps.debugger, ("observer", "debugger")))
+    if machine.recorder is not None:
+        named.append((machine.recorder, ("observer", "recorder")))
     return {id(obj): (name, obj) for obj, name in named}
 
 
@@ -162,7 +164,8 @@ def put_back(machine, snap: Snapshot) -> None:
         raise SnapshotError(f"the snapshot is of another machine ({snap.config}); this one "
                             f"is {mine}")
     observers = {"breakpoint_handlers": machine.traps.breakpoint_handlers,
-                 "on_exit": machine.table.on_exit, "debugger": machine.traps.debugger}
+                 "on_exit": machine.table.on_exit, "debugger": machine.traps.debugger,
+                 "recorder": machine.recorder}
     held = machine.traps.held
     try:
         state = _Unpickler(snap.state, machine, observers).load()

@@ -38,6 +38,7 @@ class Syscalls:
         self.table = table
         self.scheduler = scheduler
         self.handlers: dict[int, tuple[Handler, int]] = {}
+        self.recorder = None  # zeros.record.Recorder: each call names the changes it makes
         self._warned: set[tuple[int, int]] = set()
 
     def register(self, number: int, handler: Handler, nargs: int = 6) -> None:
@@ -55,10 +56,13 @@ class Syscalls:
         proc = self.table.current
         proc.syscalls += 1
         entry = self.handlers.get(number)
+        recorder = self.recorder
         if entry is None:
             result = self.unknown(proc, number)
         else:
             handler, nargs = entry
+            if recorder is not None:
+                recorder.cause = getattr(handler, "__name__", str(number))
             args = cpu.syscall_args() if nargs else ()
             try:
                 result = handler(proc, args)
@@ -72,6 +76,8 @@ class Syscalls:
                 return
         if result is not None:
             cpu.set_result(result)
+        if recorder is not None:
+            recorder.cause = "user"
         self.scheduler.return_to_user(proc)
 
     def unknown(self, proc: Process, number: int) -> int:

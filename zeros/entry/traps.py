@@ -49,6 +49,9 @@ class Traps:
     def page_fault(self, cr2: int, code: int) -> bool:
         """The one fault entry: True when resolved (the instruction runs again)."""
         proc = self.table.current
+        recorder = self.resolver.frames.recorder
+        if recorder is not None:
+            return self._recorded_fault(recorder, proc, cr2, code)
         try:
             if cr2 >= proc.space.layout.user_top or not self.resolver.resolve(
                     proc.space, cr2, code & _WRITE != 0, code & _PRESENT != 0,
@@ -59,6 +62,25 @@ class Traps:
             return False
         self.scheduler.return_to_user(proc)
         return True
+
+    def _recorded_fault(self, recorder, proc: Process, cr2: int, code: int) -> bool:
+        """page_fault() while a history is recorded: the resolver names its resolution."""
+        recorder.cause = "unresolved"
+        eip = self.table.cpu.reg(self.table.cpu.pc_reg)
+        try:
+            resolved = cr2 < proc.space.layout.user_top and self.resolver.resolve(
+                proc.space, cr2, code & _WRITE != 0, code & _PRESENT != 0,
+                code & _FETCH != 0)
+        except OutOfMemory as error:
+            recorder.fault(proc.pid, cr2, code, eip, "out of memory")
+            recorder.cause = "kill"
+            self.table.kill(proc, SIGKILL, f"out of memory: {error}")
+            return False
+        recorder.fault(proc.pid, cr2, code, eip, recorder.cause if resolved else "unresolved")
+        recorder.cause = "user"
+        if resolved:
+            self.scheduler.return_to_user(proc)
+        return resolved
 
     def handle(self, trap: Trap) -> None:
         """The CPU's trap handler: a page fault that was not resolved, or any other trap."""

@@ -70,6 +70,7 @@ class FrameAllocator:
         # called when no frame is free: try to free one (the page file); True if it did
         self.on_exhausted: Callable[[], bool] | None = None
         self._populate_mark = 0  # allocating past here asks for more host RAM
+        self.recorder = None  # zeros.record.Recorder while a history is recorded
 
     @property
     def free_count(self) -> int:
@@ -88,6 +89,8 @@ class FrameAllocator:
         number = self._free.pop()
         self._frames[number] = Frame(owner, kind, label, 1, executable)
         pa = number << PAGE_SHIFT
+        if self.recorder is not None:
+            self.recorder.frame("alloc", pa, owner, kind.value)
         if number >= self.pristine_from:
             self.pristine_from = number + 1  # fresh host memory is zero already
             if pa >= self._populate_mark:
@@ -114,6 +117,8 @@ class FrameAllocator:
         self._frames[number] = Frame(owner, FrameKind.PAGE, label, 1, executable,
                                       {(space, va): None})
         pa = number << PAGE_SHIFT
+        if self.recorder is not None:
+            self.recorder.frame("alloc", pa, owner, "page")
         if number >= self.pristine_from:
             self.pristine_from = number + 1
             if pa >= self._populate_mark:
@@ -134,6 +139,8 @@ class FrameAllocator:
             raise ValueError(f"free: frame {pa:#010x} is not allocated")
         if frame.executable:
             self.code_dirty = True
+        if self.recorder is not None:
+            self.recorder.frame("free", pa, frame.owner, frame.kind.value)
         self._frames[number] = None
         self._free.append(number)
 

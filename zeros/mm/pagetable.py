@@ -158,6 +158,10 @@ class PageTables:
                 self.lower[key] = child
                 self._entry.pack_into(self._map, parent + level.index(va) * self._size,
                                       child | level.table_flags)
+                if self.frames.recorder is not None:
+                    self.frames.recorder.entry(self.owner, level.name,
+                                               va >> level.shift << level.shift, 0,
+                                               child | level.table_flags)
             parent = child
         self.leaf_tables[va >> self._leaf_shift] = parent
         return parent
@@ -170,6 +174,8 @@ class PageTables:
             raise MappingError(f"map_page: {va:#010x} is already mapped to "
                                f"{old & self.fmt.addr_mask:#010x}")
         self._entry.pack_into(self._map, slot, pa | flags | _PRESENT)
+        if self.frames.recorder is not None:
+            self._recorded(va, old, pa | flags | _PRESENT)
 
     # -- single entries ----------------------------------------------------------------
 
@@ -189,7 +195,12 @@ class PageTables:
             return 0
         pa = self.frames.alloc_page(self.owner, label, executable, space, va & ~0xFFF)
         self._entry.pack_into(self._map, slot, pa | flags)
+        if self.frames.recorder is not None:
+            self._recorded(va, 0, pa | flags)
         return pa
+
+    def _recorded(self, va: int, old: int, new: int) -> None:
+        self.frames.recorder.entry(self.owner, self.fmt.leaf.name, va & ~0xFFF, old, new)
 
     def set_entry(self, va: int, value: int) -> int:
         """Overwrite the entry for ``va`` (creating its tables); returns the old value.
@@ -197,6 +208,8 @@ class PageTables:
         slot = self.slot(va, create=True)
         old = self._entry.unpack_from(self._map, slot)[0]
         self._entry.pack_into(self._map, slot, value)
+        if self.frames.recorder is not None:
+            self._recorded(va, old, value)
         return old
 
     def clear(self, va: int) -> int:
@@ -207,6 +220,8 @@ class PageTables:
         old = self._entry.unpack_from(self._map, slot)[0]
         if old:
             self._entry.pack_into(self._map, slot, 0)
+            if self.frames.recorder is not None:
+                self._recorded(va, old, 0)
         return old
 
     # -- ranges, through the page-table iterator -----------------------------------------
@@ -234,11 +249,17 @@ class PageTables:
     def clear_span(self, span: Span) -> None:
         """Clear every entry of a span (from :meth:`spans`) with one write."""
         self.ram.write(span.entry_pa, bytes(len(span.entries) * self._size))
+        if self.frames.recorder is not None:
+            for k, old in enumerate(span.entries):
+                if old:
+                    self._recorded(span.va + k * span.page_size, old, 0)
 
     # -- lifetime ------------------------------------------------------------------------
 
     def destroy(self) -> None:
         """Free every table and the top one (the pages must be unmapped first)."""
+        if self.frames.recorder is not None:
+            self.frames.recorder.gone(self.owner)
         for table in self.lower.values():
             self.frames.free(table)
         self.lower.clear()

@@ -117,6 +117,8 @@ class Scheduler:
         if proc.space.tlb_dirty and self._loaded is proc:
             self.cpu.flush_tlb()
             proc.space.tlb_dirty = False
+            if self.frames.recorder is not None:
+                self.frames.recorder.tlb_flush(proc.pid)
         if proc.sig.pending and proc.sig.deliverable() is not None:
             self.cpu.stop()
             return
@@ -289,6 +291,8 @@ class Scheduler:
             cpu.load_context(proc.context, proc.space.cr3)
             proc.space.tlb_dirty = proc.context_changed = False
             self._loaded = proc
+            if self.frames.recorder is not None:
+                self.frames.recorder.cr3(proc.pid, proc.space.cr3)
         self.tls.install(proc.tls)
         if self.frames.code_dirty:
             cpu.flush_code()

@@ -277,8 +277,13 @@ class ProcessTable:
 
     def reap(self, proc: Process) -> None:
         """Give back every frame of a finished process (its CPU state is dropped)."""
+        recorder = self.vm.frames.recorder
+        if recorder is not None:
+            prior, recorder.cause = recorder.cause, "exit"
         if proc.space.alive:
             proc.space.destroy()
+        if recorder is not None:
+            recorder.cause = prior
         proc.context = None
         for handler in self.on_reaped:
             _call_hook(handler, proc.pid)

@@ -54,24 +54,33 @@ class FaultResolver:
                 fetch: bool = False) -> bool:
         """Make the access possible if the region allows it; False means a real fault.
         ``fetch``: an instruction fetch (the I/D bit, reported under PAE paging)."""
+        recorder = self.frames.recorder
         region = space.regions.find(va)
         if region is None:
             region = self._grow_stack(space, va)
             if region is None:
                 return False
+            if recorder is not None:
+                recorder.cause = "stack"
         prot = int(region.prot)
         if fetch and not prot & _X:
             return False
         if not present and region.demand and region.backing is None and not region.guard \
                 and prot & _R_OR_W:
             if write:
+                if recorder is not None and recorder.cause != "stack":
+                    recorder.cause = "zero-fill"
                 if prot & _W and space.map_zero_page(va, region):
                     return True  # the common fault: private, zero-filled, first write
             elif not space.tables.entry(va):  # a first read: the shared zero page, as Linux
+                if recorder is not None:
+                    recorder.cause = "zero page"
                 space.map_frame(va, self.zero_page, space.pte_flags(prot) & ~_WRITABLE)
                 space.minor_faults += 1
                 return True
         if region.guard:
+            if recorder is not None:
+                recorder.cause = "guard"
             self._guard_alarm(space, va)
             region = space.regions.find(va)
         prot = int(region.prot)
@@ -79,13 +88,20 @@ class FaultResolver:
             return False
         pte = space.tables.entry(va)
         if pte & _PRESENT:
+            if recorder is not None:
+                recorder.cause = "cow" if write else "restored"
             return self._write_protected(space, va, pte, region) if write else \
                 self._user_restored(space, va, pte, region)
         if is_swap_entry(pte):
+            if recorder is not None:
+                recorder.cause = "swap-in"
             return self.pagefile.swap_in(space, va, region, pte)
         if not region.demand:
             return False
         backing = region.backing
+        if recorder is not None and recorder.cause not in ("stack", "guard"):
+            recorder.cause = "zero-fill" if backing is None else \
+                "shared" if region.shared else "file"
         if backing is None:
             space.map_new(va, region, old=pte)
             space.minor_faults += 1

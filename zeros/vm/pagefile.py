@@ -68,6 +68,17 @@ class PageFile:
         return None
 
     def evict_one(self) -> bool:
+        """Page one frame out (the clock sweep); True if one was freed."""
+        recorder = self.frames.recorder
+        if recorder is None:
+            return self._evict_one()
+        prior, recorder.cause = recorder.cause, "page-out"
+        try:
+            return self._evict_one()
+        finally:
+            recorder.cause = prior
+
+    def _evict_one(self) -> bool:
         """Free one frame by sending a page out; False when nothing can go."""
         if not self._free and self._next >= self.slots:
             return False

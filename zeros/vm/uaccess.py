@@ -39,10 +39,15 @@ def _bring_in(space: AddressSpace, va: int, write: bool) -> bool:
     """Resolve a fault at ``va`` the way the CPU's fault would be; False if it cannot be."""
     if va >= space.layout.user_top or space.resolve is None:
         return False
+    recorder = space.frames.recorder
+    prior = recorder.cause if recorder is not None else None
     try:
         return space.resolve(space, va, write, bool(space.tables.entry(va) & _PRESENT))
     except OutOfMemory:
         return False
+    finally:
+        if recorder is not None:  # the call's own changes go on under its name
+            recorder.cause = prior
 
 
 def _check(space: AddressSpace, va: int, n: int) -> None:

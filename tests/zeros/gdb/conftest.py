@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import gcc_static
 from zeros.gdb import GdbStub
 from zeros.gdb.packets import checksum
 
@@ -93,24 +94,11 @@ class Client:
 
 
 def gcc32(source: Path, out: Path) -> Path:
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc is not installed")
-    done = subprocess.run(["gcc", "-m32", "-static", "-g", "-O0", "-o", str(out), str(source)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"gcc -m32 -static does not work here (.ci/toolchains.sh installs "
-                    f"gcc-multilib): {done.stderr.strip()[:200]}")
-    return out
+    return gcc_static(source, out, "-m32", "-g", "-O0")
 
 
 def gcc64(source: Path, out: Path) -> Path:
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc is not installed")
-    done = subprocess.run(["gcc", "-static", "-g", "-O0", "-o", str(out), str(source)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"gcc -static does not work here: {done.stderr.strip()[:200]}")
-    return out
+    return gcc_static(source, out, "-g", "-O0")
 
 
 def gdb_batch(port: int, program: Path | None, *commands: str, timeout: float = 90) -> str:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-import shutil
-import subprocess
 
 import pytest
 
@@ -15,7 +13,7 @@ from zeros import Machine, ZerosError
 from zeros.errors import MachineError
 from zeros.snapshot import FORMAT, MAGIC, SnapshotError
 
-from ...conftest import ASM
+from ...conftest import ASM, gcc_static
 from ..gdb.conftest import HERE as GDB_HERE
 from ..gdb.conftest import Client, Served
 
@@ -25,12 +23,7 @@ HERE = __import__("pathlib").Path(__file__).resolve().parent
 @pytest.fixture(scope="module")
 def guest(tmp_path_factory):
     root = tmp_path_factory.mktemp("snap")
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc is not installed")
-    done = subprocess.run(["gcc", "-m32", "-static", "-O1", "-o", str(root / "fms"),
-                           str(HERE / "forks_maps_swaps.c")], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"gcc -m32 -static does not work here: {done.stderr[:200]}")
+    gcc_static(HERE / "forks_maps_swaps.c", root / "fms", "-m32", "-O1")
     return root
 
 

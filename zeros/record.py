@@ -1,0 +1,111 @@
+"""The page-table history's recorder (``zeros run --record FILE``, ``Machine(record=path)``).
+
+Every change the kernel makes to a paging entry, with its cause; every page fault with its
+resolution; CR3 loads and TLB flushes; frame allocation and release: one row each, in an
+SQLite database (Python's own ``sqlite3``). ``zeros.history`` reads it back.
+
+Schema (``PRAGMA user_version`` is the format, 1)::
+
+    meta(key TEXT PRIMARY KEY, value TEXT)       paging, ram, format, program...
+    events(seq INTEGER PRIMARY KEY,              the order things happened in
+           ns INTEGER,                           host monotonic time, ns from the start
+           entries INTEGER,                      kernel entries so far (syscalls, faults)
+           kind TEXT,                            entry | fault | cr3 | flush | frame |
+                                                 gone (the process's tables freed)
+           pid INTEGER,                          the process (0: the kernel)
+           level TEXT,                           entry: PTE, PDE, PDPTE, PML4E
+           va INTEGER,                           entry: the first address it covers;
+                                                 fault: CR2
+           old INTEGER, new INTEGER,             entry: its value before and after;
+                                                 fault: error code, EIP; cr3: -, CR3;
+                                                 frame: -, the frame's physical address
+           cause TEXT)                           why: the syscall's name, the fault's
+                                                 resolution (zero-fill, zero page, cow,
+                                                 swap-in, file, shared, guard, stack),
+                                                 page-out, exit; frame: alloc | free
+    indexes on (pid, va) and (kind)
+
+What is not recorded: the Accessed and Dirty bits the CPU itself sets as it walks (they
+show in the ``old`` value of the kernel's next change of that entry), and instruction
+counts (counting costs a hook per instruction). Nothing is recorded, and nothing costs
+more than a test of ``frames.recorder``, when recording is off.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+
+FORMAT = 1
+BATCH = 20_000  # rows kept before a write
+
+SCHEMA = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE events(seq INTEGER PRIMARY KEY, ns INTEGER, entries INTEGER, kind TEXT,
+                    pid INTEGER, level TEXT, va INTEGER, old INTEGER, new INTEGER,
+                    cause TEXT);
+"""
+INDEXES = """
+CREATE INDEX events_page ON events(pid, va);
+CREATE INDEX events_kind ON events(kind);
+"""
+
+
+class Recorder:
+    def __init__(self, path, meta: dict):
+        path = os.fspath(path)
+        if os.path.exists(path):
+            os.unlink(path)  # a record is of one run
+        self.db = sqlite3.connect(path)
+        self.db.executescript(SCHEMA)
+        self.db.execute(f"PRAGMA user_version = {FORMAT}")
+        self.db.executemany("INSERT INTO meta VALUES (?, ?)",
+                            [(k, str(v)) for k, v in {**meta, "format": FORMAT}.items()])
+        self.rows: list[tuple] = []
+        self.seq = 0
+        self.cause = "boot"
+        self.entries = lambda: 0  # kernel entries so far (the machine wires its clock)
+        self._t0 = time.monotonic_ns()
+
+    def _add(self, kind: str, pid: int, level, va, old, new, cause) -> None:
+        self.seq += 1
+        self.rows.append((self.seq, time.monotonic_ns() - self._t0, self.entries(), kind,
+                          pid, level, va, old, new, cause))
+        if len(self.rows) >= BATCH:
+            self.flush_rows()
+
+    def entry(self, pid: int, level: str, va: int, old: int, new: int) -> None:
+        if old != new:  # (SQLite integers are signed: the NX bit makes a negative one)
+            self._add("entry", pid, level, va, old - (old >> 63 << 64),
+                      new - (new >> 63 << 64), self.cause)
+
+    def fault(self, pid: int, cr2: int, code: int, eip: int, resolution: str) -> None:
+        self._add("fault", pid, None, cr2, code, eip, resolution)
+
+    def cr3(self, pid: int, cr3: int) -> None:
+        self._add("cr3", pid, None, None, None, cr3, self.cause)
+
+    def tlb_flush(self, pid: int) -> None:
+        self._add("flush", pid, None, None, None, None, self.cause)
+
+    def gone(self, pid: int) -> None:
+        """``pid``'s paging structures are freed (every page was unmapped first)."""
+        self._add("gone", pid, None, None, None, None, self.cause)
+
+    def frame(self, op: str, pa: int, owner: int, what: str) -> None:
+        self._add("frame", owner, what, None, None, pa, op)
+
+    def flush_rows(self) -> None:
+        if self.rows and self.db is not None:
+            self.db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?)", self.rows)
+            self.rows.clear()
+
+    def close(self) -> None:
+        if self.db is None:
+            return
+        self.flush_rows()
+        self.db.executescript(INDEXES)
+        self.db.commit()
+        self.db.close()
+        self.db = None
