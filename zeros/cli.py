@@ -119,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="instructions to trace at most (default 100000, 0 for no limit)")
     history = sub.add_parser("history", help="read a page-table history (zeros run --record)",
                              usage="zeros history FILE [--pid P --va ADDR | --faults | "
-                                   "--at N] [--json]")
+                                   "--at N | --html OUT.html] [--json]")
     history.add_argument("file", metavar="FILE")
     history.add_argument("--pid", type=int, help="the process (with --va, or --faults)")
     history.add_argument("--va", type=lambda t: int(t, 0), metavar="ADDR",
@@ -128,6 +128,9 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("--at", type=int, metavar="N",
                          help="the page tables after event N")
     history.add_argument("--json", action="store_true", help="JSON instead of text")
+    history.add_argument("--html", metavar="OUT.html",
+                         help="write the timeline page (self-contained; OUT.html#at=N opens "
+                              "it at event N)")
     return parser
 
 
@@ -136,6 +139,12 @@ def cmd_history(args) -> int:
     from .history import text
 
     with history.open(args.file) as h:
+        if args.html is not None:
+            from .history.html import history_html
+            with open(args.html, "w") as out:
+                out.write(history_html(h))
+            print(f"zeros: wrote {args.html} ({h.last} events)", file=sys.stderr)
+            return 0
         if args.va is not None:
             if args.pid is None:
                 raise ValueError("--va needs --pid")

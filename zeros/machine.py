@@ -183,7 +183,7 @@ class Machine:
         self.syscalls = Syscalls(self.cpu, self.table, self.scheduler)
         self.syscalls.recorder = self.recorder
         if self.recorder is not None:
-            self.recorder.entries = self._kernel_entries
+            self.recorder.clock = self.clock
             self.recorder.cause = "user"
         self.linux = LinuxMemory(self.table, self.vm)
         self.windows = WindowsMemory(self.table, self.ram.size + self.pagefile.size)
@@ -235,9 +235,6 @@ class Machine:
             self._memory_manager = MemoryManager(self.table)
             self.table.on_reaped.append(self._memory_manager.process_ended)
         return self._memory_manager
-
-    def _kernel_entries(self) -> int:
-        return self.clock.entries
 
     def _manager(self):  # (methods, not lambdas: a snapshot saves what refers to them)
         return self.memory_manager

@@ -11,7 +11,10 @@ Schema (``PRAGMA user_version`` is the format, 1)::
            ns INTEGER,                           host monotonic time, ns from the start
            entries INTEGER,                      kernel entries so far (syscalls, faults)
            kind TEXT,                            entry | fault | cr3 | flush | frame |
-                                                 gone (the process's tables freed)
+                                                 gone (the process's tables freed, and
+                                                 with them every entry: the entries
+                                                 cleared as a process ends are not
+                                                 listed one by one)
            pid INTEGER,                          the process (0: the kernel)
            level TEXT,                           entry: PTE, PDE, PDPTE, PML4E
            va INTEGER,                           entry: the first address it covers;
@@ -38,7 +41,7 @@ import sqlite3
 import time
 
 FORMAT = 1
-BATCH = 20_000  # rows kept before a write
+BATCH = 100_000  # rows kept before a write
 
 SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);
@@ -53,30 +56,42 @@ CREATE INDEX events_kind ON events(kind);
 
 
 class Recorder:
+    """Rows are kept in a list and written in batches of BATCH (a thread writing them
+    competed with the emulation for the GIL: slower)."""
+
     def __init__(self, path, meta: dict):
         path = os.fspath(path)
         if os.path.exists(path):
             os.unlink(path)  # a record is of one run
-        self.db = sqlite3.connect(path)
-        self.db.executescript(SCHEMA)
-        self.db.execute(f"PRAGMA user_version = {FORMAT}")
-        self.db.executemany("INSERT INTO meta VALUES (?, ?)",
-                            [(k, str(v)) for k, v in {**meta, "format": FORMAT}.items()])
+        self.path = path
+        db = sqlite3.connect(path, check_same_thread=False)
+        db.executescript(SCHEMA)
+        db.execute("PRAGMA journal_mode = OFF")  # a record is written once, from scratch
+        db.execute("PRAGMA synchronous = OFF")
+        db.execute(f"PRAGMA user_version = {FORMAT}")
+        db.executemany("INSERT INTO meta VALUES (?, ?)",
+                       [(k, str(v)) for k, v in {**meta, "format": FORMAT}.items()])
+        db.commit()
+        self.db = db
         self.rows: list[tuple] = []
         self.seq = 0
         self.cause = "boot"
-        self.entries = lambda: 0  # kernel entries so far (the machine wires its clock)
+        self.quiet = False  # a space being destroyed: its "gone" says every entry went
+        self.clock = None  # an object with ``entries`` (kernel entries so far), if wired
         self._t0 = time.monotonic_ns()
 
     def _add(self, kind: str, pid: int, level, va, old, new, cause) -> None:
-        self.seq += 1
-        self.rows.append((self.seq, time.monotonic_ns() - self._t0, self.entries(), kind,
-                          pid, level, va, old, new, cause))
+        self.seq = seq = self.seq + 1
+        clock = self.clock
+        self.rows.append((seq, time.monotonic_ns() - self._t0,
+                          clock.entries if clock is not None else 0, kind, pid, level, va,
+                          old, new, cause))
         if len(self.rows) >= BATCH:
             self.flush_rows()
 
     def entry(self, pid: int, level: str, va: int, old: int, new: int) -> None:
-        if old != new:  # (SQLite integers are signed: the NX bit makes a negative one)
+        if old != new and not self.quiet:  # (SQLite integers are signed: the NX bit
+            # makes a negative one)
             self._add("entry", pid, level, va, old - (old >> 63 << 64),
                       new - (new >> 63 << 64), self.cause)
 

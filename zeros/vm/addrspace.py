@@ -217,7 +217,14 @@ class AddressSpace:
 
     def destroy(self) -> None:
         """Give back every frame: pages, page tables, the page directory."""
-        for region in list(self.regions):
-            self.remove_region(region)
-        self.unmap(self.layout.user_min, self.layout.user_top)  # anything outside a region
+        recorder = self.frames.recorder
+        if recorder is not None:  # the tables' end says it for every entry
+            recorder.quiet = True
+        try:
+            for region in list(self.regions):
+                self.remove_region(region)
+            self.unmap(self.layout.user_min, self.layout.user_top)  # outside any region
+        finally:
+            if recorder is not None:
+                recorder.quiet = False
         self.tables.destroy()
