@@ -41,6 +41,7 @@ import sqlite3
 import time
 
 FORMAT = 1
+_now = time.monotonic_ns
 BATCH = 100_000  # rows kept before a write
 
 SCHEMA = """
@@ -83,10 +84,10 @@ class Recorder:
     def _add(self, kind: str, pid: int, level, va, old, new, cause) -> None:
         self.seq = seq = self.seq + 1
         clock = self.clock
-        self.rows.append((seq, time.monotonic_ns() - self._t0,
-                          clock.entries if clock is not None else 0, kind, pid, level, va,
-                          old, new, cause))
-        if len(self.rows) >= BATCH:
+        rows = self.rows
+        rows.append((seq, _now() - self._t0, clock.entries if clock is not None else 0,
+                     kind, pid, level, va, old, new, cause))
+        if len(rows) >= BATCH:
             self.flush_rows()
 
     def entry(self, pid: int, level: str, va: int, old: int, new: int) -> None:
