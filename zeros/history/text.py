@@ -7,6 +7,8 @@ from emu.mmu import PTE_LETTERS, PfError, flag_letters
 from emu.paging import NX_BIT
 
 from ..mm.pagetable import is_swap_entry, swap_slot
+from ..views.base import size_text
+from ..views.ptdump import _tlb_letters
 from .reader import Event, History
 
 _PRESENT = 1
@@ -58,6 +60,54 @@ def faults_text(h: History, pid: int | None = None) -> str:
     nx = h.meta.get("paging", "32") != "32"
     faults = h.faults(pid)
     return "\n".join([f"{len(faults)} page faults"] + [event_line(e, nx) for e in faults]) + "\n"
+
+
+def _cr3s(h: History, seq: int) -> dict[int, int]:
+    return {pid: cr3 for pid, cr3 in h.db.execute(
+        "SELECT pid, new FROM events WHERE kind = 'cr3' AND seq <= ? ORDER BY seq", (seq,))}
+
+
+def pagetables_text(h: History, seq: int) -> str:
+    """The ``pagetables`` view (runs of equal rights, QEMU's ``info mem``) of every process
+    after event ``seq``, from the record: the user half, and swapped runs too."""
+    nx = h.meta.get("paging", "32") != "32"
+    cr3s = _cr3s(h, seq)
+    lines = [f"after event #{seq} (of {h.last}):"]
+    for pid, entries in h.tables_at(seq).items():
+        cr3 = cr3s.get(pid)
+        lines.append(f"cr3 {cr3:#010x} (pid {pid})" if cr3 is not None else
+                     f"cr3 ? (pid {pid}: not yet run)")
+        runs: list[list] = []
+        for va, entry in entries.items():
+            present = bool(entry & _PRESENT)
+            key = (present, bool(entry & 4), bool(entry & 2), not entry & NX_BIT) \
+                if present else (False,)
+            if runs and runs[-1][0] == key and runs[-1][2] == va:
+                runs[-1][2] += 0x1000
+                runs[-1][3] += 1
+            else:
+                runs.append([key, va, va + 0x1000, 1])
+        for key, start, end, pages in runs:
+            if not key[0]:
+                lines.append(f"{start:#010x}-{end:#010x} {size_text(end - start):>7}  "
+                             f"in the page file: {pages} swapped")
+                continue
+            _, user, writable, executable = key
+            lines.append(f"{start:#010x}-{end:#010x} {size_text(end - start):>7}  "
+                         f"{'USR' if user else '   '} {'RW' if writable else 'ro'} "
+                         f"{('x  ' if executable else 'NX ') if nx else ''}"
+                         f"     pte  {pages} present")
+    return "\n".join(lines) + "\n"
+
+
+def tlb_text(h: History, seq: int) -> str:
+    """The ``tlb`` view (every present page, ``vaddr: paddr XGPDACTUW``) after ``seq``."""
+    lines = []
+    for pid, entries in h.tables_at(seq).items():
+        lines.append(f"pid {pid}:")
+        lines += [f"{va:#010x}: {e & 0x000FFFFFFFFFF000:#010x} {_tlb_letters(e, 'PTE')}"
+                  for va, e in entries.items() if e & _PRESENT]
+    return "\n".join(lines) + "\n"
 
 
 def tables_text(h: History, seq: int) -> str:

@@ -118,8 +118,14 @@ def test_the_command_line(tmp_path):
     with history.open(record) as h:
         last = h.last
         middle = next(e.seq for e in h.faults()) + 1
-    at = zeros("history", record, "--at", middle)
-    assert at.returncode == 0 and "pid 1:" in at.stdout and "present" in at.stdout
+    at = zeros("history", record, "--at", middle)  # the pagetables view, from the record
+    assert at.returncode == 0 and "(pid 1)" in at.stdout
+    # the first fault's page joined the stack page that was there: one run of two pages
+    assert re.search(r"0xbf7fe000-0xbf800000 +8K  USR RW +pte  2 present", at.stdout), at.stdout
+    entries = zeros("history", record, "--at", middle, "--view", "entries")
+    assert "pid 1:" in entries.stdout and "frame 0x" in entries.stdout
+    tlb = zeros("history", record, "--at", middle, "--view", "tlb")
+    assert re.search(r"0xbf7ff000: 0x[0-9a-f]{8} ---[D-][A-]--UW", tlb.stdout), tlb.stdout
     tables = json.loads(zeros("history", record, "--at", middle, "--json").stdout)
     assert tables["tables"]["1"]
     bad = zeros("history", record, "--at", last + 1)
