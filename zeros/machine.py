@@ -202,7 +202,8 @@ class Machine:
                 self.syscalls.register_all(family.handlers())
         self.cpu.syscall_handler = self.syscalls.dispatch
         self.cpu.trap_handler = self.traps.handle
-        self.cpu.page_fault_handler = self.traps.page_fault
+        self.cpu.page_fault_handler = self.traps.page_fault if self.recorder is None else \
+            self.traps.recorded_page_fault
         self.on_output: Callable[[Process, int, bytes], None] | None = None
         self._memory_manager = None  # made on first use: it maps PID 10000's 1 MiB heap
         self._running = False

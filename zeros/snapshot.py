@@ -188,7 +188,8 @@ def put_back(machine, snap: Snapshot) -> None:
     cpu.counting = cpu.counting or snap.config.get("counting", False)  # (see emu.cpu.core)
     cpu.syscall_handler = machine.syscalls.dispatch
     cpu.trap_handler = machine.traps.handle
-    cpu.page_fault_handler = machine.traps.page_fault
+    cpu.page_fault_handler = machine.traps.page_fault if machine.recorder is None else \
+        machine.traps.recorded_page_fault
     machine.scheduler.forget_loaded()
     cpu.flush_tlb()
     cpu.flush_code()

@@ -49,9 +49,6 @@ class Traps:
     def page_fault(self, cr2: int, code: int) -> bool:
         """The one fault entry: True when resolved (the instruction runs again)."""
         proc = self.table.current
-        recorder = self.resolver.frames.recorder
-        if recorder is not None:
-            return self._recorded_fault(recorder, proc, cr2, code)
         try:
             if cr2 >= proc.space.layout.user_top or not self.resolver.resolve(
                     proc.space, cr2, code & _WRITE != 0, code & _PRESENT != 0,
@@ -63,8 +60,10 @@ class Traps:
         self.scheduler.return_to_user(proc)
         return True
 
-    def _recorded_fault(self, recorder, proc: Process, cr2: int, code: int) -> bool:
-        """page_fault() while a history is recorded: the resolver names its resolution."""
+    def recorded_page_fault(self, cr2: int, code: int) -> bool:
+        """page_fault() while a history is recorded (the machine wires this one instead):
+        the resolver names its resolution, and the fault is a row of its own."""
+        proc, recorder = self.table.current, self.resolver.frames.recorder
         recorder.cause = "unresolved"
         eip = self.table.cpu.reg(self.table.cpu.pc_reg)
         try:
