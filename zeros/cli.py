@@ -127,10 +127,11 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("--faults", action="store_true", help="every page fault")
     history.add_argument("--at", type=int, metavar="N",
                          help="the page tables after event N")
-    history.add_argument("--view", choices=["pagetables", "tlb", "entries"],
+    history.add_argument("--view", choices=["pagetables", "tlb", "maps", "entries"],
                          default="pagetables",
                          help="with --at: the pagetables view (runs of equal rights, the "
-                              "default), the tlb view, or every entry with its flags")
+                              "default), the tlb view, the maps view, or every entry with "
+                              "its flags")
     history.add_argument("--json", action="store_true", help="JSON instead of text")
     history.add_argument("--html", metavar="OUT.html",
                          help="write the timeline page (self-contained; OUT.html#at=N opens "
@@ -164,8 +165,10 @@ def cmd_history(args) -> int:
                     "tables": {str(pid): {f"{va:#x}": e for va, e in t.items()}
                                for pid, t in h.tables_at(args.at).items()},
                     "frames": {f"{pa:#x}": list(v) for pa, v in h.frames_at(args.at).items()}}
+            data["maps"] = {str(pid): t for pid, t in h.maps_at(args.at).items()}
             words = {"pagetables": text.pagetables_text, "tlb": text.tlb_text,
-                     "entries": text.tables_text}[args.view](h, args.at)
+                     "maps": text.maps_text_at, "entries": text.tables_text}[args.view](
+                h, args.at)
         else:
             data, words = h.summary(), text.summary_text(h)
     if args.json:

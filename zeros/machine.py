@@ -71,6 +71,7 @@ from .snapshot import read as read_snapshot
 from .snapshot import take as take_snapshot
 from .snapshot import write as write_snapshot
 from .uapi.signals import SIGKILL
+from .vm.maps import note_maps
 from .vm.memory import VirtualMemory
 from .vm.uaccess import as_bytes, copy_from_user, copy_to_user, peek_user
 from .zmm.manager import MemoryManager
@@ -275,6 +276,7 @@ class Machine:
             pid = self.table.spawn(program, name, argv, env, stdin)
         finally:
             if self.recorder is not None:
+                note_maps(self.recorder, self.processes)
                 self.recorder.cause = "user"
         self.process(pid).start_ns = self.clock.monotonic_ns()
         return pid

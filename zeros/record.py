@@ -11,6 +11,7 @@ Schema (``PRAGMA user_version`` is the format, 1)::
            ns INTEGER,                           host monotonic time, ns from the start
            entries INTEGER,                      kernel entries so far (syscalls, faults)
            kind TEXT,                            entry | fault | cr3 | flush | frame |
+                                                 maps (the regions changed: see maps) |
                                                  gone (the process's tables freed, and
                                                  with them every entry: the entries
                                                  cleared as a process ends are not
@@ -26,6 +27,9 @@ Schema (``PRAGMA user_version`` is the format, 1)::
                                                  resolution (zero-fill, zero page, cow,
                                                  swap-in, file, shared, guard, stack),
                                                  page-out, exit; frame: alloc | free
+    maps(seq, pid, text)                         a process's /proc/PID/maps text, each
+                                                 time a call or fault changed its regions
+                                                 (seq: its `maps` event)
     indexes on (pid, va) and (kind)
 
 What is not recorded: the Accessed and Dirty bits the CPU itself sets as it walks (they
@@ -46,6 +50,7 @@ BATCH = 100_000  # rows kept before a write
 
 SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE maps(seq INTEGER, pid INTEGER, text TEXT);
 CREATE TABLE events(seq INTEGER PRIMARY KEY, ns INTEGER, entries INTEGER, kind TEXT,
                     pid INTEGER, level TEXT, va INTEGER, old INTEGER, new INTEGER,
                     cause TEXT);
@@ -75,6 +80,7 @@ class Recorder:
         db.commit()
         self.db = db
         self.rows: list[tuple] = []
+        self._maps: dict[int, str] = {}  # pid -> the maps text last written
         self.seq = 0
         self.cause = "boot"
         self.quiet = False  # a space being destroyed: its "gone" says every entry went
@@ -111,6 +117,13 @@ class Recorder:
 
     def frame(self, op: str, pa: int, owner: int, what: str) -> None:
         self._add("frame", owner, what, None, None, pa, op)
+
+    def maps(self, pid: int, text: str) -> None:
+        """``pid``'s regions now (written when they differ from the last)."""
+        if self._maps.get(pid) != text:
+            self._maps[pid] = text
+            self._add("maps", pid, None, None, None, None, self.cause)
+            self.db.execute("INSERT INTO maps VALUES (?, ?, ?)", (self.seq, pid, text))
 
     def flush_rows(self) -> None:
         if self.rows and self.db is not None:

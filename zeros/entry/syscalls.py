@@ -25,6 +25,7 @@ from ..proc.process import WAITING, Blocked, Process, WouldBlock
 from ..proc.scheduler import Scheduler
 from ..proc.table import ProcessTable
 from ..uapi import errno
+from ..vm.maps import note_maps
 
 log = logging.getLogger("zeros.syscalls")
 
@@ -77,6 +78,7 @@ class Syscalls:
         if result is not None:
             cpu.set_result(result)
         if recorder is not None:
+            note_maps(recorder, self.table.processes)
             recorder.cause = "user"
         self.scheduler.return_to_user(proc)
 

@@ -21,6 +21,7 @@ from ..proc.signals import SEGV_ACCERR, SEGV_MAPERR, Signals, siginfo
 from ..proc.table import ProcessTable
 from ..uapi.signals import SIGKILL, SIGSEGV, VECTOR_SIGNALS, signal_name
 from ..vm.fault import FaultResolver
+from ..vm.maps import note_maps
 from ..vm.uaccess import copy_from_user
 from .report import describe, fault_report, fault_walk
 
@@ -76,6 +77,8 @@ class Traps:
             self.table.kill(proc, SIGKILL, f"out of memory: {error}")
             return False
         recorder.fault(proc.pid, cr2, code, eip, recorder.cause if resolved else "unresolved")
+        if recorder.cause == "stack":  # the stack region grew
+            note_maps(recorder, self.table.processes)
         recorder.cause = "user"
         if resolved:
             self.scheduler.return_to_user(proc)

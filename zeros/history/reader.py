@@ -134,6 +134,16 @@ class History:
                 frames.pop(new, None)
         return frames
 
+    def maps_at(self, seq: int) -> dict[int, str]:
+        """Each live process's /proc/PID/maps text after event ``seq``."""
+        out: dict[int, str] = {}
+        for pid, text in self.db.execute(
+                "SELECT pid, text FROM maps WHERE seq <= ? ORDER BY rowid", (seq,)):
+            out[pid] = text
+        gone = {pid for (pid,) in self.db.execute(
+            "SELECT pid FROM events WHERE kind = 'gone' AND seq <= ?", (seq,))}
+        return {pid: text for pid, text in sorted(out.items()) if pid not in gone}
+
     def summary(self) -> dict:
         kinds = dict(self.db.execute("SELECT kind, COUNT(*) FROM events GROUP BY kind"))
         causes = dict(self.db.execute(

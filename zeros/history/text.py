@@ -44,6 +44,8 @@ def event_line(e: Event, nx: bool) -> str:
         return f"{head} {'cr3':<12} load {e.new:#010x}"
     if e.kind == "flush":
         return f"{head} {'tlb':<12} flush"
+    if e.kind == "maps":
+        return f"{head} {e.cause:<12} its regions changed (--at {e.seq} --view maps)"
     return f"{head} {e.cause:<12} frame {e.new:#010x} ({e.level})"
 
 
@@ -108,6 +110,15 @@ def tlb_text(h: History, seq: int) -> str:
         lines += [f"{va:#010x}: {e & 0x000FFFFFFFFFF000:#010x} {_tlb_letters(e, 'PTE')}"
                   for va, e in entries.items() if e & _PRESENT]
     return "\n".join(lines) + "\n"
+
+
+def maps_text_at(h: History, seq: int) -> str:
+    """The ``maps`` view (/proc/PID/maps) of every process after event ``seq``."""
+    out = [f"after event #{seq} (of {h.last}):"]
+    for pid, text in h.maps_at(seq).items():
+        out.append(f"pid {pid}:")
+        out.append(text.rstrip("\n"))
+    return "\n".join(out) + "\n"
 
 
 def tables_text(h: History, seq: int) -> str:

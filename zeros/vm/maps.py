@@ -46,3 +46,12 @@ def maps_text(rows: list[dict], word: int = 4) -> str:
         # an anonymous line ends in the space after the inode, as Linux's does
         lines.append(f"{head:<{width}} {row['pathname']}" if row["pathname"] else head)
     return "".join(line + "\n" for line in lines)
+
+
+def note_maps(recorder, processes) -> None:
+    """Recording a history: every live process's maps text (the recorder keeps those that
+    changed)."""
+    for proc in processes.values():
+        space = proc.space
+        if space is not None and space.alive:
+            recorder.maps(proc.pid, maps_text(maps_rows(space), space.layout.word))

@@ -14,6 +14,7 @@ import pytest
 
 from zeros import Machine, history
 from zeros.history import HistoryError
+from zeros.vm.maps import maps_rows, maps_text
 
 from ...conftest import ASM, gcc_static
 from ..snapshot.test_snapshot import HERE as SNAPSHOT_HERE
@@ -37,6 +38,11 @@ def _live(m) -> dict:
     return out
 
 
+def _maps(m) -> dict:
+    return {pid: maps_text(maps_rows(p.space), p.space.layout.word)
+            for pid, p in m.processes.items() if p.space.alive}
+
+
 def _replayed(h, seq) -> dict:
     return {pid: {va: e & ~AD for va, e in t.items()} for pid, t in h.tables_at(seq).items()}
 
@@ -57,15 +63,16 @@ def test_replay_to_any_moment_gives_the_live_tables(tmp_path, paging):
 
         def at_syscall():
             if chance.random() < 0.2:
-                moments.append((m.recorder.seq, _live(m)))
+                moments.append((m.recorder.seq, _live(m), _maps(m)))
             dispatch()
         m.cpu.syscall_handler = at_syscall
         m.run(timeout=120)
-        moments.append((m.recorder.seq, _live(m)))
+        moments.append((m.recorder.seq, _live(m), _maps(m)))
     assert len(moments) > 10
     with history.open(record) as h:
-        for seq, live in moments:
+        for seq, live, maps in moments:
             assert _replayed(h, seq) == live, f"at event {seq}"
+            assert h.maps_at(seq) == maps, f"maps at event {seq}"
         summary = h.summary()
         assert {"zero-fill", "page-out", "swap-in", "clone", "spawn"} <= \
             set(summary["entry_causes"])
@@ -124,6 +131,8 @@ def test_the_command_line(tmp_path):
     assert re.search(r"0xbf7fe000-0xbf800000 +8K  USR RW +pte  2 present", at.stdout), at.stdout
     entries = zeros("history", record, "--at", middle, "--view", "entries")
     assert "pid 1:" in entries.stdout and "frame 0x" in entries.stdout
+    maps = zeros("history", record, "--at", middle, "--view", "maps")
+    assert re.search(r"bf7df000-bf800000 rw-p 00000000 00:00 0 +\[stack\]", maps.stdout)
     tlb = zeros("history", record, "--at", middle, "--view", "tlb")
     assert re.search(r"0xbf7ff000: 0x[0-9a-f]{8} ---[D-][A-]--UW", tlb.stdout), tlb.stdout
     tables = json.loads(zeros("history", record, "--at", middle, "--json").stdout)
