@@ -109,6 +109,8 @@ class GdbStub:
 
     def handle(self, text: str, raw: bytes) -> str | bytes | None:
         kind = text[:1]
+        if not kind:
+            return ""  # an empty packet asks nothing
         try:
             if kind == "?":
                 return self._stop_reply(self.last)
@@ -149,6 +151,8 @@ class GdbStub:
             if kind in "Zz":
                 return self._breakpoint(text)
             if kind in "cCsS":
+                if len(text) != (3 if kind in "CS" else 1):
+                    raise ValueError("resuming at another address is not served")
                 return self._resume([(kind.lower(), int(text[1:3], 16) if kind in "CS" else 0,
                                       self.resume_thread)])
             if text.startswith("vCont?"):
@@ -310,6 +314,9 @@ class GdbStub:
         actions = []
         for part in spec.split(";"):
             action, _, tid = part.partition(":")
+            if action[:1] not in ("c", "C", "s", "S") or \
+                    len(action) != (3 if action[:1] in "CS" else 1):
+                raise ValueError(f"vCont action {action!r} is not served (c, C, s, S)")
             signal = int(action[1:3], 16) if action[:1] in "CS" else 0
             actions.append((action[:1].lower(), signal, self._tid(tid) if tid else -1))
         return self._resume(actions)

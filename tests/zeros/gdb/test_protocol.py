@@ -5,11 +5,12 @@ hardware breakpoints, the target description, host I/O for /proc/PID/maps."""
 
 from __future__ import annotations
 
+import re
 import time
 import xml.etree.ElementTree as ET
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emu.mmu import Pte
@@ -212,3 +213,38 @@ def test_the_monitor_answers_with_the_views(m):
     assert client.reply() == "OK"
     client.send("k")
     served.join()
+
+
+MALFORMED = ["", "c0", "sq", "c;zz", "C05;x", "vCont;c:zz", "m", "mzz,4", "m10", "M10,4:zz",
+             "X", "Xq,1:", "p", "pzz", "P", "P3", "P3=zz", "P999=00", "Z0", "Z0,zz,1", "Z9,10,1", "z1,10", "Hg", "Hgzz", "Tzz", "vCont;",
+             "vCont;x", "vCont;s:zz", "qXfer:features:read:target.xml:zz",
+             "qXfer:threads:read::", "qThreadExtraInfo,99", "qRcmd,zz", "qRcmd," + "41" * 3,
+             "vFile:open:zz", "vFile:pread:1,zz,0", "vFile:close:zz", "G00", "?x", "\x00\xff",
+             "QStartNoAck", "qSupported:" + "x" * 3000, "qXfer:siginfo:read::0,80"]
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.lists(st.one_of(st.sampled_from(MALFORMED),
+                          st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126),
+                                  max_size=40)), max_size=25))
+def test_malformed_packets_get_an_answer_and_the_stub_goes_on(packets):
+    """Whatever gdb (or anything else on the port) sends, each packet is answered (an
+    error, or empty for what is not served) and the stub still works after it."""
+    with Machine(ram_size=16 << 20) as m:
+        pid, served, client = _serve(m, SPIN)
+        for packet in packets:
+            if re.fullmatch(r"[cs]|[CS][0-9a-fA-F]{2}", packet) or \
+                    packet.startswith(("k", "D", "vKill", "QStartNoAckMode")) or \
+                    packet.startswith("vCont;") and packet not in MALFORMED:
+                continue  # these run, end or change the session: not what this is about
+            client.send(packet.encode("latin-1").replace(b"$", b"").replace(b"#", b""))
+            reply = client.reply()
+            while packet.startswith("qRcmd,") and reply.startswith("O") and reply != "OK":
+                reply = client.reply()  # the monitor's output comes first, as O packets
+            assert reply == "" or reply[:1] in "EOKlmF0123456789abcdefqQTW" or \
+                reply.startswith(("QC", "PacketSize", "vCont")), (packet, reply)
+        assert client.ask("?").startswith("T05")  # still there, still stopped
+        assert client.ask("m0,4") == "E14"
+        client.send("k")
+        served.join()
+        m.check()
