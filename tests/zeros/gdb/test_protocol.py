@@ -216,7 +216,8 @@ def test_the_monitor_answers_with_the_views(m):
 
 
 MALFORMED = ["", "c0", "sq", "c;zz", "C05;x", "vCont;c:zz", "m", "mzz,4", "m10", "M10,4:zz",
-             "X", "Xq,1:", "p", "pzz", "P", "P3", "P3=zz", "P999=00", "Z0", "Z0,zz,1", "Z9,10,1", "z1,10", "Hg", "Hgzz", "Tzz", "vCont;",
+             "X", "Xq,1:", "p", "pzz", "P", "P3", "P3=zz", "P999=00", "Z0", "Z0,zz,1",
+             "Z9,10,1", "z1,10", "Hg", "Hgzz", "Tzz", "vCont;",
              "vCont;x", "vCont;s:zz", "qXfer:features:read:target.xml:zz",
              "qXfer:threads:read::", "qThreadExtraInfo,99", "qRcmd,zz", "qRcmd," + "41" * 3,
              "vFile:open:zz", "vFile:pread:1,zz,0", "vFile:close:zz", "G00", "?x", "\x00\xff",
