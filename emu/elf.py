@@ -1,8 +1,8 @@
 """Static x86 ELF executables: the ELF header and program headers, read with ``struct``.
 
 Accepted: little endian, ELFCLASS32 with EM_386 or ELFCLASS64 with EM_X86_64; ET_EXEC, or
-ET_DYN without PT_INTERP (a static-pie, placed where Linux places PIEs with address
-randomisation off: ``PIE_BASE`` for i386, ``PIE_BASE64`` for x86-64). A dynamically linked
+ET_DYN without PT_INTERP (a static-pie: read at ``PIE_BASE`` for i386, ``PIE_BASE64`` for
+x86-64, and marked relocatable: an OS may place it elsewhere, as ZerOS does). A dynamically linked
 program (PT_INTERP) is refused with a message that says how to build it statically. Only
 what a loader needs is read (the System V ABI's layouts; tests/emu/test_elf.py checks them
 against ``readelf``)::
@@ -96,4 +96,5 @@ def load_elf(data: bytes, source: str = "<bytes>") -> Image:
             raise ImageError(f"{source}: segment at {s.va:#x} runs past "
                              f"{'the lower half' if wide else '4 GiB'}")
     return Image(entry + base, tuple(segments), "elf", source, phdr=phdr,
-                 phent=phentsize, phnum=phnum, bits=64 if wide else 32)
+                 phent=phentsize, phnum=phnum, bits=64 if wide else 32,
+                 relocatable=e_type == ET_DYN)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,18 @@ class Image:
     phent: int = 0
     phnum: int = 0
     bits: int = 32  # 64: an x86-64 program (long mode, 4-level paging)
+    relocatable: bool = False  # a static-pie: an OS may place it elsewhere (rebased)
+
+    def rebased(self, delta: int) -> Image:
+        """The same program ``delta`` bytes higher (a page multiple)."""
+        return replace(self, entry=self.entry + delta,
+                       segments=tuple(replace(s, va=s.va + delta) for s in self.segments),
+                       phdr=None if self.phdr is None else self.phdr + delta)
+
+    @property
+    def start(self) -> int:
+        """The lowest byte of the lowest segment."""
+        return min((s.va for s in self.segments), default=self.entry)
 
     @property
     def end(self) -> int:

@@ -121,6 +121,10 @@ def compilers(tmp_path_factory) -> dict[str, list[str]]:
         found["glibc64"] = ["gcc", "-static", "-O2"]
     if shutil.which("musl-gcc") and _works(["musl-gcc", "-static", "-O2"], tmp):
         found["musl64"] = ["musl-gcc", "-static", "-O2"]
+    for name, flags in (("glibc-pie", ["-m32", "-static-pie"]), ("glibc64pie", ["-static-pie"])):
+        if shutil.which("gcc") and _works(["gcc", *flags, "-O2"], tmp):
+            found[name] = ["gcc", *flags, "-O2"]  # static-pie: loaded at 0x56555000 and
+            # 0x555555554000, as Linux's ELF_ET_DYN_BASE puts them
     return found
 
 

@@ -78,6 +78,7 @@ class Layout:
     stack_max: int = STACK_MAX
     stack_expand: int = STACK_EXPAND
     word: int = 4  # bytes of a pointer (8 for x86-64 processes)
+    pie_brk: int = 0x00400000  # a static-pie's program break (Linux's ELF_ET_DYN_BASE)
     platform: str = "i686"  # AT_PLATFORM
 
     @property
@@ -105,7 +106,7 @@ LAYOUT64 = Layout("64-bit", 0xFFFF_8880_0000_0000, 0x1000, 0x7FFF_FFFF_F000, 0x4
                   mmap_bottom=0x7000_0000_0000, heap_base=0x6000_0000_0000,
                   heap_top=0x6800_0000_0000, shed_base=0x6800_0000_0000,
                   shed_top=0x7000_0000_0000, brk_max=0x6000_0000_0000, word=8,
-                  platform="x86_64")
+                  platform="x86_64", pie_brk=0x5555_5555_4000)
 
 EXPLOIT_PID = 10000  # the ZerOS KernelMemory program: never handed to a guest
 EXPLOIT_NAME = "Exploit"

@@ -178,7 +178,7 @@ class GdbStub:
             self.multiprocess = "multiprocess+" in text
             return (f"PacketSize={MAX_PACKET:x};qXfer:features:read+;qXfer:threads:read+;"
                     "QStartNoAckMode+;swbreak+;hwbreak+;vContSupported+;"
-                    "qXfer:siginfo:read+" +
+                    "qXfer:siginfo:read+;qXfer:auxv:read+" +
                     (";multiprocess+" if self.multiprocess else ""))
         if text == "QStartNoAckMode":
             self.conn.send("OK")
@@ -206,6 +206,9 @@ class GdbStub:
                     f"name=\"{xml_escape(self.m.process(pid).name)}\">pid {pid}</thread>"
                     for pid in self.control.threads()) + "</threads>").encode()
             return self._xfer(self._threads_xml, offset)
+        if text.startswith("qXfer:auxv:read::"):  # where a static-pie program was loaded
+            return self._xfer(self.m.process(self._selected_or_stopped()).space.auxv,
+                              text.rsplit(":", 1)[1])
         if text.startswith("qXfer:siginfo:read::"):
             return self._xfer(self._siginfo(), text.rsplit(":", 1)[1])
         if text.startswith("qRcmd,"):
@@ -217,6 +220,9 @@ class GdbStub:
         if text.startswith("qSymbol"):
             return "OK"
         return ""
+
+    def _selected_or_stopped(self) -> int:
+        return self.selected if self.selected in self.control.threads() else self.last.pid
 
     @staticmethod
     def _xfer(data: bytes, span: str) -> bytes:

@@ -84,11 +84,18 @@ def _pages(image: Image) -> dict[int, tuple[Prot, RegionKind, int | None]]:
     return pages
 
 
-def map_image(space: AddressSpace, image: Image, name: str) -> None:
+def map_image(space: AddressSpace, image: Image, name: str) -> Image:
     """Regions for the image's segments (named after the file, with their file offsets; the
     anonymous part of ``.bss`` unnamed); a frame for every page that holds file bytes, and
-    none for the rest: those arrive zero-filled at the first touch, as Linux maps them."""
+    none for the rest: those arrive zero-filled at the first touch, as Linux maps them.
+
+    A static-pie is placed as Linux places one (it has no interpreter): at the top of the
+    mmap area, with the program break at ELF_ET_DYN_BASE. Returns the image as placed."""
     layout = space.layout
+    if image.relocatable:
+        low = page_down(image.start)
+        span = page_up(image.end) - low
+        image = image.rebased(page_down(layout.mmap_top - span) - low)
     low, high, limit = layout.user_min, layout.user_top, layout.stack_limit
     for seg in image.segments:
         if seg.va < low or seg.end > high:
@@ -122,7 +129,8 @@ def map_image(space: AddressSpace, image: Image, name: str) -> None:
     for seg in image.segments:
         if seg.data:
             space.write(seg.va, seg.data, mark=False)  # loaded pages are clean
-    space.brk_start = space.brk = page_up(image.end)
+    space.brk_start = space.brk = layout.pie_brk if image.relocatable else page_up(image.end)
+    return image
 
 
 @dataclass(frozen=True)
@@ -181,6 +189,7 @@ def build_stack(space: AddressSpace, argv: list[str], envp: list[str], aux: Auxv
     if esp < stack_limit + PAGE_SIZE:
         raise ProgramError("the arguments and environment do not fit on the stack")
     block = struct.pack(f"<{len(words)}{'Q' if word == 8 else 'I'}", *words)
+    space.auxv = block[-word * len(auxv):]  # what /proc/PID/auxv and a debugger read
     # the stack region holds what is there now and 128 KiB more, as Linux's setup_arg_pages
     # leaves it, and grows down as it is used (to 8 MiB)
     start = max(page_down(esp) - layout.stack_expand, stack_limit)

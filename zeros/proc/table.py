@@ -133,8 +133,8 @@ class ProcessTable:
             raise ProgramError(f"{source}: entry point {image.entry!r} is not an address")
         space = self.vm.new_space(pid)
         try:
-            map_image(space, image, source if source.startswith("<") else
-                      os.path.abspath(source))
+            image = map_image(space, image, source if source.startswith("<") else
+                              os.path.abspath(source))
             self.vdso.setup(space)
             aux = Auxv(image.entry, image.phdr or 0, image.phent, image.phnum,
                        argv[0] if argv else source, self.random(16), layout.vdso_base,

@@ -56,6 +56,7 @@ class AddressSpace:
         self.regions = RegionMap()
         self.resolve = resolve  # the fault resolver: host accesses bring pages in with it
         self.on_swap_release = on_swap_release  # a swap entry went away: free its slot
+        self.auxv = b""  # the auxiliary vector the loader put on the stack
         self.brk_start = 0
         self.brk = 0
         self.minor_faults = 0

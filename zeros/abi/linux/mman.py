@@ -26,7 +26,7 @@ from emu.mmu import PAGE_SIZE, page_down, page_up
 
 from ... import budget
 from ...errors import FileError, MappingError, OutOfMemory, SyscallError, VmError
-from ...layout import BRK_MAX, MMAP_BOTTOM, MMAP_TOP, STACK_MAX, USER_MIN, USER_TOP
+from ...layout import STACK_MAX
 from ...proc.files import HostFile
 from ...proc.process import Process
 from ...proc.table import ProcessTable
@@ -84,10 +84,10 @@ class LinuxMemory:
             raise VmError(linux.ESRCH, f"pid {pid} has no address space")
         return proc, proc.space
 
-    def _aligned(self, addr: int, length: int, what: str) -> int:
+    def _aligned(self, space, addr: int, length: int, what: str) -> int:
         if addr % PAGE_SIZE:
             raise VmError(linux.EINVAL, f"{what}: address {addr:#x} is not page aligned")
-        if length < 0 or addr + length > 1 << 32:
+        if length < 0 or addr + length > space.fmt.top:
             raise VmError(linux.EINVAL, f"{what}: bad length {length:#x}")
         return addr + page_up(length)
 
@@ -114,7 +114,8 @@ class LinuxMemory:
         if offset % PAGE_SIZE or offset < 0:
             raise VmError(linux.EINVAL, f"mmap: offset {offset:#x} is not page aligned")
         size = page_up(length)
-        if size > USER_TOP - USER_MIN:
+        layout = space.layout
+        if size > layout.user_top - layout.user_min:
             raise VmError(linux.ENOMEM, "mmap: larger than the address space")
         shared = kind != MAP_PRIVATE
         opened = None
@@ -160,12 +161,14 @@ class LinuxMemory:
         return start
 
     def _place(self, space, addr: int, size: int, flags: int) -> int:
+        layout = space.layout
+        user_min, user_top = layout.user_min, layout.user_top
         if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
             if addr % PAGE_SIZE:
                 raise VmError(linux.EINVAL, f"mmap: fixed address {addr:#x} is not aligned")
-            if addr < USER_MIN:
-                raise VmError(linux.EPERM, f"mmap: {addr:#x} is below {USER_MIN:#x}")
-            if addr + size > USER_TOP:
+            if addr < user_min:
+                raise VmError(linux.EPERM, f"mmap: {addr:#x} is below {user_min:#x}")
+            if addr + size > user_top:
                 raise VmError(linux.ENOMEM, f"mmap: {addr:#x}+{size:#x} reaches kernel space")
             clash = space.regions.overlapping(addr, addr + size)
             if flags & MAP_FIXED_NOREPLACE and not flags & MAP_FIXED:
@@ -180,12 +183,13 @@ class LinuxMemory:
                 self._unmap(space, addr, addr + size, "mmap")
             return addr
         hint = page_down(addr)
-        if hint and USER_MIN <= hint and hint + size <= USER_TOP and \
+        if hint and user_min <= hint and hint + size <= user_top and \
                 not space.regions.overlapping(hint, hint + size):
             return hint
-        start = space.regions.free_gap(size, MMAP_BOTTOM, MMAP_TOP, top_down=True)
+        start = space.regions.free_gap(size, layout.mmap_bottom, layout.mmap_top,
+                                       top_down=True)
         if start is None:
-            start = space.regions.free_gap(size, USER_MIN, MMAP_BOTTOM, top_down=True)
+            start = space.regions.free_gap(size, user_min, layout.mmap_bottom, top_down=True)
         if start is None:
             raise VmError(linux.ENOMEM, f"mmap: no free {size:#x} bytes left")
         return start
@@ -196,8 +200,8 @@ class LinuxMemory:
         proc, space = self._space(pid)
         if length <= 0:
             raise VmError(linux.EINVAL, "munmap: length must be positive")
-        end = self._aligned(addr, length, "munmap")
-        if end > USER_TOP:
+        end = self._aligned(space, addr, length, "munmap")
+        if end > space.layout.user_top:
             raise VmError(linux.EINVAL, "munmap: the range reaches kernel space")
         self._unmap(space, addr, end, "munmap")
 
@@ -222,7 +226,7 @@ class LinuxMemory:
     def mprotect(self, pid: int, addr: int, length: int, prot: int) -> None:
         proc, space = self._space(pid)
         prot = _prot(prot)
-        end = self._aligned(addr, length, "mprotect")
+        end = self._aligned(space, addr, length, "mprotect")
         self._mapped(space, addr, end, "mprotect")
         regions = space.regions.overlapping(addr, end)
         for region in regions:
@@ -244,7 +248,7 @@ class LinuxMemory:
     def brk(self, pid: int, want: int) -> int:
         """Linux semantics: returns the new break, or the old one when it cannot move."""
         _, space = self._space(pid)
-        if want < space.brk_start or want > BRK_MAX:
+        if want < space.brk_start or want > space.layout.brk_max:
             return space.brk
         old_end, new_end = page_up(space.brk), page_up(want)
         region = next((r for r in space.regions if r.kind is RegionKind.BRK), None)
@@ -277,7 +281,8 @@ class LinuxMemory:
         old_end = addr + page_up(old_size)
         new_size = page_up(new_size)
         region = space.find(addr)
-        if not old_size or region is None or old_end > region.end or old_end > USER_TOP:
+        user_top = space.layout.user_top
+        if not old_size or region is None or old_end > region.end or old_end > user_top:
             raise VmError(linux.EFAULT, f"mremap: {addr:#010x}+{old_size:#x} is not one "
                                         f"mapping")
         if region.kind in KERNEL_KINDS:
@@ -290,23 +295,28 @@ class LinuxMemory:
                 self._unmap(space, addr + new_size, old_end, "mremap")
             return addr
         grow_end = addr + new_size
-        if old_end == region.end and grow_end <= USER_TOP and \
+        if old_end == region.end and grow_end <= user_top and \
                 not space.regions.overlapping(old_end, grow_end):
             space.carve(addr, old_end)
             space.regions.resize(space.find(addr), space.find(addr).start, grow_end)
             return addr
         if not flags & MREMAP_MAYMOVE:
             raise VmError(linux.ENOMEM, "mremap: no room to grow in place")
-        target = space.regions.free_gap(new_size, MMAP_BOTTOM, MMAP_TOP, top_down=True)
+        layout = space.layout
+        target = space.regions.free_gap(new_size, layout.mmap_bottom, layout.mmap_top,
+                                        top_down=True)
         if target is None:
-            target = space.regions.free_gap(new_size, USER_MIN, MMAP_BOTTOM, top_down=True)
+            target = space.regions.free_gap(new_size, layout.user_min, layout.mmap_bottom,
+                                            top_down=True)
         if target is None:
             raise VmError(linux.ENOMEM, "mremap: no room anywhere")
         return self._move(space, region, addr, old_size, new_size, target)
 
     def _move(self, space, region, addr: int, old_size: int, new_size: int,
               target: int) -> int:
-        if target % PAGE_SIZE or target < USER_MIN or target + new_size > USER_TOP or \
+        layout = space.layout
+        if target % PAGE_SIZE or target < layout.user_min or \
+                target + new_size > layout.user_top or \
                 target < addr + old_size and addr < target + new_size:
             raise VmError(linux.EINVAL, "mremap: bad new address")
         if space.regions.overlapping(target, target + new_size):
@@ -324,7 +334,7 @@ class LinuxMemory:
     def mincore(self, pid: int, addr: int, length: int) -> bytes:
         """One byte per page of [addr, addr+length): 1 if it is in RAM. Faults nothing in."""
         _, space = self._space(pid)
-        end = self._aligned(addr, length, "mincore")
+        end = self._aligned(space, addr, length, "mincore")
         self._mapped(space, addr, end, "mincore")
         out = bytearray((end - addr) // PAGE_SIZE)
         for va, _ in space.tables.present_pages(addr, end):
@@ -336,13 +346,13 @@ class LinuxMemory:
         if flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC) or \
                 flags & MS_ASYNC and flags & MS_SYNC:
             raise VmError(linux.EINVAL, f"msync: bad flags {flags:#x}")
-        end = self._aligned(addr, length, "msync")
+        end = self._aligned(space, addr, length, "msync")
         self._mapped(space, addr, end, "msync")
         return sum(self.sync_region(r, addr, end) for r in space.regions.overlapping(addr, end))
 
     def madvise(self, pid: int, addr: int, length: int, advice: int) -> None:
         proc, space = self._space(pid)
-        end = self._aligned(addr, length, "madvise")
+        end = self._aligned(space, addr, length, "madvise")
         if advice not in (MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED,
                           MADV_DONTNEED):
             raise VmError(linux.EINVAL, f"madvise: unknown advice {advice}")
