@@ -403,6 +403,8 @@ class GdbStub:
 
     def _proc_file(self, path: str) -> bytes | None:
         parts = path.strip("/").split("/")
+        if len(parts) == 5 and parts[0] == "proc" and parts[2] == "task":
+            parts = ["proc", parts[3], parts[4]]  # /proc/PID/task/TID/...: the thread's
         if len(parts) != 3 or parts[0] != "proc":
             return None
         threads = self.control.threads()

@@ -192,6 +192,8 @@ def test_info_proc_mappings_reads_the_maps_view(m):
     assert fd.startswith("F")
     data = client.ask(f"vFile:pread:{fd[1:]},1000,0")
     assert "[stack]" in data and "[vdso]" in data
+    fd2 = client.ask("vFile:open:" + b"/proc/1/task/1/maps".hex() + ",0,0")
+    assert "[stack]" in client.ask(f"vFile:pread:{fd2[1:]},1000,0")
     assert client.ask("vFile:open:" + b"/etc/passwd".hex() + ",0,0") == "F-1,2"
     assert client.ask(f"vFile:close:{fd[1:]}") == "F0"
     client.send("k")
