@@ -27,6 +27,7 @@ import math
 import os
 import random
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from emu.cpu import Cpu
 from emu.errors import EmuError
@@ -66,10 +67,6 @@ from .proc.table import ProcessTable
 from .proc.tls import ThreadAreas
 from .proc.vdso import Vdso
 from .record import Recorder
-from .snapshot import Snapshot, put_back
-from .snapshot import read as read_snapshot
-from .snapshot import take as take_snapshot
-from .snapshot import write as write_snapshot
 from .uapi.signals import SIGKILL
 from .vm.maps import note_maps
 from .vm.memory import VirtualMemory
@@ -77,6 +74,9 @@ from .vm.uaccess import as_bytes, copy_from_user, copy_to_user, peek_user
 from .zmm.manager import MemoryManager
 from .zmm.ps import ps_data, ps_text
 from .zmm.syscalls import ZerosCalls
+
+if TYPE_CHECKING:
+    from .snapshot import Snapshot
 
 DEFAULT_RAM = 128 << 20
 MIN_RAM = 1 << 20
@@ -503,7 +503,8 @@ class Machine:
         self._check_open()
         if self._running:
             raise MachineError("snapshot() called while the machine is running")
-        return take_snapshot(self)
+        from .snapshot import take  # (pickle only when asked: start-up does not pay)
+        return take(self)
 
     def restore(self, snap: Snapshot) -> None:
         """Go back to ``snap`` (taken from this machine, or one made with the same RAM,
@@ -511,18 +512,21 @@ class Machine:
         self._check_open()
         if self._running:
             raise MachineError("restore() called while the machine is running")
+        from .snapshot import put_back
         put_back(self, snap)
 
     def save(self, path) -> None:
         """Write a snapshot to ``path``; :meth:`Machine.load` makes a machine of it."""
-        write_snapshot(self.snapshot(), path)
+        from .snapshot import write
+        write(self.snapshot(), path)
 
     @classmethod
     def load(cls, path, root: str | None = None) -> Machine:
         """A machine made from a file :meth:`save` wrote (``root``: where guests' files
         are now, if not where they were). SnapshotError for another format or a bad file.
         (The file is a pickle: load only files you trust, as with any pickle.)"""
-        snap = read_snapshot(path)
+        from .snapshot import read
+        snap = read(path)
         c = snap.config
         m = cls(ram_size=c["ram_size"], paging=c["paging"], page_file=c["page_file"],
                 root=root if root is not None else c["root"], seed=c["seed"])

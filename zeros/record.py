@@ -41,7 +41,6 @@ more than a test of ``frames.recorder``, when recording is off.
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 
 FORMAT = 1
@@ -66,6 +65,8 @@ class Recorder:
     competed with the emulation for the GIL: slower)."""
 
     def __init__(self, path, meta: dict):
+        import sqlite3  # (only when recording: start-up does not pay for it)
+
         path = os.fspath(path)
         if os.path.exists(path):
             os.unlink(path)  # a record is of one run
