@@ -86,6 +86,12 @@ class Control:
         for pid in list(self.m.traps.held):
             self.m.release_trap(pid, True)
 
+    def forget_breakpoints(self) -> None:
+        """After a restore: the int3s are those of the snapshot's RAM (gdb takes its own out
+        whenever the machine stops, so there are none)."""
+        self.software.clear()
+        self._spaces.clear()
+
     # -- processes -----------------------------------------------------------------------
 
     def threads(self) -> list[int]:

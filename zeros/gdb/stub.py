@@ -371,8 +371,7 @@ class GdbStub:
     def _restored(self) -> None:
         """After monitor restore: the processes are those of the snapshot."""
         threads = self.control.threads()
-        self.control.software.clear()
-        self.control._spaces.clear()
+        self.control.forget_breakpoints()
         if self.selected not in threads and threads:
             self.selected = threads[0]
 
