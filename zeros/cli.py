@@ -276,6 +276,15 @@ class _Views:
         sys.stderr.flush()
 
 
+def _host(machine) -> dict:
+    """What the run cost the host: its peak RSS, and how much of the guest RAM it backs."""
+    import resource
+    return {"peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "ram_bytes": machine.ram.size, "ram_backed_bytes": min(machine.ram.populated,
+                                                                   machine.ram.size),
+            "frames_used": machine.frames.used_count}
+
+
 def cmd_run(args) -> int:
     from .machine import Machine
 
@@ -337,7 +346,8 @@ def cmd_run(args) -> int:
                     print(f"zeros: pid {result.pid} ({result.name}) {result.message}",
                           file=sys.stderr)
         else:
-            document = {"processes": [r.to_json() for r in results.values()]}
+            document = {"processes": [r.to_json() for r in results.values()],
+                        "host": _host(machine)}
             if views.specs:
                 document["views"] = views.collected
             if args.ps:

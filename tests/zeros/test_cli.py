@@ -54,6 +54,11 @@ def test_json():
     assert hello["stdout"] == "Hello, world!\n" and hello["exit_code"] == 0
     assert bad["signal"] == "SIGSEGV" and bad["fault"]["error_code"] == 5
     assert bad["fault"]["cr2"] == 0xC0001000
+    host = data["host"]  # what the run cost the host (issue 12): RSS, RAM it backs
+    assert 10_000 < host["peak_rss_kib"] < 200_000
+    assert host["ram_bytes"] == 128 << 20
+    assert 0 < host["ram_backed_bytes"] <= 32 << 20  # not all 128 MiB: RAM follows use
+    assert 0 < host["frames_used"] * 4096 <= host["ram_backed_bytes"]
 
 
 def test_time_budget(tmp_path):
