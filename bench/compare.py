@@ -13,9 +13,10 @@ Runners: ``zeros run`` (paging, ring 3; the whole process), bare Unicorn (flat m
 0, no paging; ``bench/bare_unicorn.py``, the whole process), ``qemu-i386`` (Debian's
 ``qemu-user``: ``apt-get install qemu-user``; skipped when missing) and the host. Every
 command is a child process measured with ``wait4``: wall time, CPU time (user + system) and
-peak RSS. Runs alternate between runners so that all see the same moments of a noisy
-machine; the best wall time of each is shown with its CPU time and RSS, and the ratio to
-the native run.
+peak RSS (its own: through bench/programs/maxrss.c, since a child started from Python
+reports Python's RSS as well). Runs alternate between runners so that all see the same
+moments of a noisy machine; the best wall time of each is shown with its CPU time and RSS,
+and the ratio to the native run.
 """
 
 from __future__ import annotations
@@ -37,15 +38,36 @@ from common import build  # noqa: E402
 PYTHON = sys.executable
 
 
+def launcher() -> Path | None:
+    """bench/programs/maxrss.c built with the host's gcc: it reports a command's own peak
+    RSS (from Python, a child's ru_maxrss includes Python's: Linux folds the pre-exec
+    address space in at exec)."""
+    if not shutil.which("gcc"):
+        return None
+    out = Path(tempfile.mkdtemp(prefix="zeros-compare-")) / "maxrss"
+    done = subprocess.run(["gcc", "-O2", "-o", str(out), str(HERE / "programs" / "maxrss.c")],
+                          capture_output=True)
+    return out if done.returncode == 0 else None
+
+
+LAUNCHER = None
+
+
 def measure(cmd: list[str]) -> tuple[float, float, int, int]:
-    """(wall s, CPU s, peak RSS KiB, exit status) of one child process."""
+    """(wall s, CPU s, peak RSS KiB, exit status) of one child process (the RSS its own,
+    through the launcher when gcc could build it)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen([str(LAUNCHER), *cmd] if LAUNCHER else cmd,
+                            stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE if LAUNCHER else subprocess.DEVNULL)
+    err = proc.stderr.read() if LAUNCHER else b""
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, os.waitstatus_to_exitcode(
-        status)
+    rss = usage.ru_maxrss
+    lines = err.decode(errors="replace").splitlines()
+    if LAUNCHER and lines and lines[-1].startswith("maxrss "):
+        rss = int(lines[-1].split()[1])
+    return wall, usage.ru_utime + usage.ru_stime, rss, os.waitstatus_to_exitcode(status)
 
 
 def hello_program() -> Path | None:
@@ -64,6 +86,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="a shorter compute loop")
     args = parser.parse_args()
+    global LAUNCHER
+    LAUNCHER = launcher()
     zeros = [PYTHON, "-m", "zeros.cli", "run", "--timeout", "0"]
     qemu = {32: shutil.which("qemu-i386"), 64: shutil.which("qemu-x86_64")}
     workloads = {"loop": (build("loop_x64"), 64) if args.quick else (build("loop"), 32),
