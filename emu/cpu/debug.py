@@ -12,10 +12,8 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Callable
 
-from unicorn import UcError
 from unicorn import x86_const as X
 from unicorn.unicorn_const import (
-    UC_ERR_OK,
     UC_HOOK_CODE,
     UC_HOOK_MEM_READ,
     UC_HOOK_MEM_WRITE,
@@ -131,15 +129,6 @@ class DebugAccess:
         finally:
             self.uc.context_restore(keep)
 
-    def _add_hook(self, htype: int, cb, begin: int, end: int) -> int:
-        handle = uc_hook_h()
-        status = uclib.uc_hook_add(self._h, ctypes.byref(handle), htype, cb, None,
-                                   ctypes.c_uint64(begin), ctypes.c_uint64(end))
-        if status != UC_ERR_OK:
-            raise CpuError(f"cannot add hook {htype}: {UcError(status)}")
-        self._callbacks.append(cb)
-        return handle.value
-
     def _del_hook(self, handle: int, cb) -> None:
         if self.uc is not None:
             uclib.uc_hook_del(self._h, uc_hook_h(handle))
@@ -156,8 +145,7 @@ class DebugAccess:
                 on_hit(eip)
             except BaseException as error:  # noqa: B036 - must not unwind into C
                 self._fail(error)
-        cb = _CODE_CB(hit)
-        handle = self._add_hook(UC_HOOK_CODE, cb, address, address)
+        handle, cb = self._hook(UC_HOOK_CODE, _CODE_CB, hit, begin=address, end=address)
         self.flush_code()  # blocks translated before the hook do not call it
         return lambda: (self._del_hook(handle, cb), self.flush_code())
 
@@ -171,7 +159,6 @@ class DebugAccess:
             except BaseException as error:  # noqa: B036
                 self._fail(error)
             return True
-        cb = _MEM_CB(access)
-        handle = self._add_hook(UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE, cb, 1, 0)
+        handle, cb = self._hook(UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE, _MEM_CB, access)
         self.flush_code()
         return lambda: (self._del_hook(handle, cb), self.flush_code())

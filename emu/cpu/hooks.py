@@ -49,14 +49,17 @@ _SYSCALL_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 class HookDispatch:
     """The hook half of :class:`emu.cpu.Cpu`."""
 
-    def _hook(self, htype: int, functype, fn, *extra) -> None:
+    def _hook(self, htype: int, functype, fn, *extra, begin: int = 1,
+              end: int = 0) -> tuple[int, object]:
+        """Add a raw hook (over [begin, end]; 1, 0: everywhere); (handle, callback)."""
         cb = functype(fn)
         handle = uc_hook_h()
         status = uclib.uc_hook_add(self._h, ctypes.byref(handle), htype, cb, None,
-                                   ctypes.c_uint64(1), ctypes.c_uint64(0), *extra)
+                                   ctypes.c_uint64(begin), ctypes.c_uint64(end), *extra)
         if status != UC_ERR_OK:
             raise CpuError(f"cannot add hook {htype}: {UcError(status)}")
         self._callbacks.append(cb)
+        return handle.value, cb
 
     def _install_hooks(self) -> None:
         self._hook(UC_HOOK_INTR, _INTR_CB, self._on_interrupt)

@@ -150,23 +150,33 @@ class Traps:
         if held is not None and send and proc.alive:
             self.deliver(proc, *held)
 
+    @staticmethod
+    def signal_of(proc: Process, trap: Trap) -> tuple[int, int, int]:
+        """(signal, si_code, si_addr) Linux sends for ``trap``."""
+        signal = VECTOR_SIGNALS.get(trap.vector, SIGSEGV)
+        if trap.vector == _PF:
+            code = SEGV_ACCERR if proc.space.find(trap.cr2) is not None else SEGV_MAPERR
+            return signal, code, trap.cr2
+        return signal, 128, trap.eip  # SI_KERNEL
+
+    @staticmethod
+    def report(proc: Process, trap: Trap, what: str | None = None):
+        """(walk, what, the fault report) for ``trap`` in ``proc``."""
+        w = fault_walk(proc, trap) if trap.vector == _PF else None
+        what = what or describe(trap, w)
+        name = signal_name(VECTOR_SIGNALS.get(trap.vector, SIGSEGV))
+        return w, what, fault_report(proc, trap, name, w, what)
+
     def deliver(self, proc: Process, trap: Trap, what: str | None = None) -> None:
         """Send the signal of ``trap`` now (to its handler, or the process dies of it)."""
-        signal = VECTOR_SIGNALS.get(trap.vector, SIGSEGV)
+        signal, code, address = self.signal_of(proc, trap)
         if self.signals.wants(proc, signal):
-            if trap.vector == _PF:
-                code = SEGV_ACCERR if proc.space.find(trap.cr2) is not None else SEGV_MAPERR
-                address = trap.cr2
-            else:
-                code, address = 128, trap.eip  # SI_KERNEL
             self.signals.send(proc, signal, siginfo(signal, code, addr=address),
                               trapno=trap.vector, error=trap.error_code)
             self.table.cpu.stop()
             return
         name = signal_name(signal)
-        w = fault_walk(proc, trap) if trap.vector == _PF else None
-        what = what or describe(trap, w)
-        report = fault_report(proc, trap, name, w, what)
+        w, what, report = self.report(proc, trap, what)
         fault = Fault(trap.vector, trap.name, trap.eip, trap.cr2, trap.error_code, signal,
                       report, w, what)
         self.table.kill(proc, signal, f"killed by {name}: {what}", fault)

@@ -76,12 +76,7 @@ class Monitor:
         held = self.m.traps.held.get(pid)
         if held is None:
             return f"pid {pid} is not stopped on a fault\n"
-        from ..entry.report import describe, fault_report, fault_walk
-        from ..uapi.signals import VECTOR_SIGNALS, signal_name
         trap, what = held
-        proc = self.m.process(pid)
-        w = fault_walk(proc, trap) if trap.vector == 14 else None
-        name = signal_name(VECTOR_SIGNALS.get(trap.vector, 11))
-        report = fault_report(proc, trap, name, w, what or describe(trap, w))
+        _walk, _what, report = self.m.traps.report(self.m.process(pid), trap, what)
         report = report.replace(" killed by ", " stopped by ", 1)  # not yet: gdb holds it
         return report if report.endswith("\n") else report + "\n"

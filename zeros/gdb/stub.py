@@ -19,8 +19,7 @@ from xml.sax.saxutils import quoteattr
 from emu.cpu.debug import decode, encode
 
 from ..errors import ZerosError
-from ..proc.signals import SEGV_ACCERR, SEGV_MAPERR
-from ..uapi.signals import SIGKILL, SIGSEGV, SIGTRAP, VECTOR_SIGNALS
+from ..uapi.signals import SIGKILL, SIGTRAP
 from .control import Control, Stop
 from .monitor import Monitor
 from .packets import Connection, Disconnected, escape, unescape
@@ -249,13 +248,7 @@ class GdbStub:
         if held is None:
             raise ValueError("the thread did not stop on a signal")
         trap, _what = held
-        proc = self.m.process(self.selected)
-        signal = VECTOR_SIGNALS.get(trap.vector, SIGSEGV)
-        if trap.vector == 14:
-            code = SEGV_ACCERR if proc.space.find(trap.cr2) is not None else SEGV_MAPERR
-            address = trap.cr2
-        else:
-            code, address = 128, trap.eip  # SI_KERNEL
+        signal, code, address = self.m.traps.signal_of(self.m.process(self.selected), trap)
         word = 8 if self.m.cpu.mode == 64 else 4
         head = struct.pack("<iii", signal, 0, code) + bytes(word - 4)
         return (head + address.to_bytes(word, "little")).ljust(128, b"\0")

@@ -236,11 +236,12 @@ def test_malformed_packets_get_an_answer_and_the_stub_goes_on(packets):
     with Machine(ram_size=16 << 20) as m:
         pid, served, client = _serve(m, SPIN)
         for packet in packets:
+            packet = packet.replace("$", "").replace("#", "")  # (framing characters)
             if re.fullmatch(r"[cs]|[CS][0-9a-fA-F]{2}", packet) or \
                     packet.startswith(("k", "D", "vKill", "QStartNoAckMode")) or \
                     packet.startswith("vCont;") and packet not in MALFORMED:
                 continue  # these run, end or change the session: not what this is about
-            client.send(packet.encode("latin-1").replace(b"$", b"").replace(b"#", b""))
+            client.send(packet.encode("latin-1"))
             reply = client.reply()
             while packet.startswith("qRcmd,") and reply.startswith("O") and reply != "OK":
                 reply = client.reply()  # the monitor's output comes first, as O packets
