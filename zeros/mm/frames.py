@@ -59,6 +59,11 @@ class Frame:
 
 
 class FrameAllocator:
+    """Frames in use are Frame objects, except a private page a fault has just made: that one
+    is the tuple (owner, label, executable, space, va) until anything asks about it (one
+    object instead of three: a Frame, its rmap and the key; a third of a fault's work). Every
+    access goes through :meth:`_frame`, which makes the Frame then."""
+
     def __init__(self, ram: PhysicalMemory):
         self.ram = ram
         self.total = ram.frames
@@ -114,8 +119,7 @@ class FrameAllocator:
             raise OutOfMemory(f"out of physical memory: all {self.total} frames "
                               f"({self.total * PAGE_SIZE >> 10} KiB) are in use")
         number = self._free.pop()
-        self._frames[number] = Frame(owner, FrameKind.PAGE, label, 1, executable,
-                                      {(space, va): None})
+        self._frames[number] = (owner, label, executable, space, va)
         pa = number << PAGE_SHIFT
         if self.recorder is not None:
             self.recorder.frame("alloc", pa, owner, "page")
@@ -127,6 +131,15 @@ class FrameAllocator:
             self.ram.zero(pa)
         return pa
 
+    def _frame(self, number: int) -> Frame | None:
+        """The Frame of a frame number (made now from a fault's tuple)."""
+        frame = self._frames[number]
+        if frame.__class__ is tuple:
+            owner, label, executable, space, va = frame
+            frame = self._frames[number] = Frame(owner, FrameKind.PAGE, label, 1, executable,
+                                                 {(space, va): None})
+        return frame
+
     def dirtied(self, pa: int, size: int) -> None:
         """The host wrote physical memory directly: frames up to there are no longer known
         to be zero."""
@@ -134,7 +147,7 @@ class FrameAllocator:
 
     def free(self, pa: int) -> None:
         number = pa >> PAGE_SHIFT
-        frame = self._frames[number] if 0 <= number < self.total else None
+        frame = self._frame(number) if 0 <= number < self.total else None
         if frame is None or frame.kind is FrameKind.RESERVED:
             raise ValueError(f"free: frame {pa:#010x} is not allocated")
         if frame.executable:
@@ -146,11 +159,11 @@ class FrameAllocator:
 
     def hold(self, pa: int) -> None:
         """One more holder of a frame in use."""
-        self._frames[pa >> PAGE_SHIFT].refs += 1
+        self._frame(pa >> PAGE_SHIFT).refs += 1
 
     def release(self, pa: int) -> None:
         """One holder less; the frame is freed with the last one."""
-        frame = self._frames[pa >> PAGE_SHIFT]
+        frame = self._frame(pa >> PAGE_SHIFT)
         frame.refs -= 1
         if frame.refs <= 0:
             self.free(pa)
@@ -158,7 +171,7 @@ class FrameAllocator:
     def mapped(self, pa: int, space, va: int, new: bool = False) -> None:
         """Record a mapping of ``pa`` at ``va`` in ``space``. ``new``: the frame was just
         allocated for this mapping, whose reference it already counts."""
-        frame = self._frames[pa >> PAGE_SHIFT]
+        frame = self._frame(pa >> PAGE_SHIFT)
         if not new:
             frame.refs += 1
         frame.rmap[(space, va)] = None
@@ -167,9 +180,19 @@ class FrameAllocator:
         """Forget a mapping and release its reference."""
         number = pa >> PAGE_SHIFT
         frame = self._frames[number]
+        if frame.__class__ is tuple:  # a fault's page, never shared: its only mapping
+            if frame[2]:
+                self.code_dirty = True
+            if self.recorder is not None:
+                self.recorder.frame("free", pa, frame[0], "page")
+            self._frames[number] = None
+            self._free.append(number)
+            return
         if frame.refs == 1:  # the common case: this mapping was its only holder
             if frame.executable:
                 self.code_dirty = True
+            if self.recorder is not None:
+                self.recorder.frame("free", pa, frame.owner, frame.kind.value)
             self._frames[number] = None
             self._free.append(number)
             return
@@ -178,16 +201,16 @@ class FrameAllocator:
 
     def pin(self, pa: int) -> None:
         """Keep a frame in RAM while the kernel works on it (the page file skips it)."""
-        self._frames[pa >> PAGE_SHIFT].pinned += 1
+        self._frame(pa >> PAGE_SHIFT).pinned += 1
 
     def unpin(self, pa: int) -> None:
-        frame = self._frames[pa >> PAGE_SHIFT]
+        frame = self._frame(pa >> PAGE_SHIFT)
         if frame is not None:
             frame.pinned -= 1
 
     def info(self, pa: int) -> Frame | None:
         number = pa >> PAGE_SHIFT
-        return self._frames[number] if 0 <= number < self.total else None
+        return self._frame(number) if 0 <= number < self.total else None
 
     def free_numbers(self) -> list[int]:
         """Numbers of the free frames (for the audit)."""
@@ -195,17 +218,17 @@ class FrameAllocator:
 
     def at(self, number: int) -> Frame | None:
         """The frame with this number (the page file's clock hand walks them)."""
-        return self._frames[number]
+        return self._frame(number)
 
     def owned_by(self, owner: int) -> int:
-        return sum(1 for f in self._frames if f is not None and f.owner == owner)
+        return sum(1 for _, f in self.used() if f.owner == owner)
 
     def counts(self) -> Counter:
         """Frames in use per (owner, kind)."""
-        return Counter((f.owner, f.kind) for f in self._frames if f is not None)
+        return Counter((f.owner, f.kind) for _, f in self.used())
 
     def used(self):
         """(physical address, Frame) of every frame in use, in address order."""
         for number, frame in enumerate(self._frames):
             if frame is not None:
-                yield number << PAGE_SHIFT, frame
+                yield number << PAGE_SHIFT, self._frame(number)

@@ -53,6 +53,8 @@ class AddressSpace:
         self.fmt = tables.fmt
         self.nx = NX_BIT if self.fmt.nx else 0  # what a page that may not be run carries
         self.rights = _WRITABLE | _USER | self.nx  # the bits of an entry that grant access
+        # the entry a first-touch fault writes, by protection (0-7): looked up, not computed
+        self._fresh_flags = [_PRESENT | _ACCESSED | pte_flags(prot, self.nx) for prot in range(8)]
         self.regions = RegionMap()
         self.resolve = resolve  # the fault resolver: host accesses bring pages in with it
         self.on_swap_release = on_swap_release  # a swap entry went away: free its slot
@@ -119,12 +121,12 @@ class AddressSpace:
             raise
         return pa
 
-    def map_zero_page(self, va: int, region: Region) -> bool:
+    def map_zero_page(self, va: int, region: Region, prot: int) -> bool:
         """The common page fault, in one piece: a zeroed frame at an empty ``va`` of a
-        private region. False when the entry is not empty (the general path decides)."""
-        prot = int(region.prot)
-        if not self.tables.map_fresh(va, _PRESENT | _ACCESSED | pte_flags(prot, self.nx),
-                                     region.name or region.kind, bool(prot & _PROT_EXEC), self):
+        private region whose protection is ``prot`` (an int). False when the entry is not
+        empty (the general path decides)."""
+        if not self.tables.map_fresh(va, self._fresh_flags[prot], region.name or region.kind,
+                                     prot & _PROT_EXEC != 0, self):
             return False
         self.resident += 1
         self.minor_faults += 1

@@ -70,7 +70,7 @@ class FaultResolver:
             if write:
                 if recorder is not None and recorder.cause != "stack":
                     recorder.cause = "zero-fill"
-                if prot & _W and space.map_zero_page(va, region):
+                if prot & _W and space.map_zero_page(va, region, prot):
                     return True  # the common fault: private, zero-filled, first write
             elif not space.tables.entry(va):  # a first read: the shared zero page, as Linux
                 if recorder is not None:
