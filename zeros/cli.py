@@ -216,10 +216,11 @@ class _Views:
     MOMENTS = ("exit", "fault", "break")
 
     def __init__(self, machine, args):
-        from .views import select
-
         self.machine, self.json = machine, args.json
-        self.specs = [spec for text in args.show for spec in select.parse(text)]
+        self.specs = []
+        if args.show:  # (the views are imported only when asked for: start-up)
+            from .views import select
+            self.specs = [spec for text in args.show for spec in select.parse(text)]
         moments = {m.strip() for text in args.at for m in text.split(",") if m.strip()}
         unknown = moments - set(self.MOMENTS)
         if unknown:

@@ -134,8 +134,7 @@ STATE = ("layout", "frames", "kernel", "vm", "clock", "vdso", "signals", "tls", 
 
 def config_of(machine) -> dict:
     return {"ram_size": machine.ram.size, "paging": machine.paging,
-            "page_file": machine.pagefile.size, "root": machine.root, "seed": machine.seed,
-            "counting": machine.cpu.counting}
+            "page_file": machine.pagefile.size, "root": machine.root, "seed": machine.seed}
 
 
 def take(machine) -> Snapshot:
@@ -185,7 +184,6 @@ def put_back(machine, snap: Snapshot) -> None:
     machine.traps.debugger = observers["debugger"]
     machine.traps.held = held if observers["debugger"] is not None else {}
     cpu = machine.cpu
-    cpu.counting = cpu.counting or snap.config.get("counting", False)  # (see emu.cpu.core)
     cpu.syscall_handler = machine.syscalls.dispatch
     cpu.trap_handler = machine.traps.handle
     cpu.page_fault_handler = machine.traps.page_fault if machine.recorder is None else \

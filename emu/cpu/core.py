@@ -22,6 +22,7 @@ from unicorn.unicorn_const import (
 from unicorn.unicorn_py3.unicorn import uclib
 
 from ..errors import CpuError, EmulationError
+from ..mmu import Cr0
 from ..ram import PhysicalMemory
 from .contexts import ContextOps
 from .debug import DebugAccess
@@ -35,7 +36,6 @@ from .watchdog import Watchdog
 # old_exception at 14, so the next real #PF arrives as #DF (docs/unicorn.md). 0 is not
 # probed, and ZerOS never maps page 0: a jump there faults on the fetch first.
 UNTIL = 0
-COUNT_FOREVER = 1 << 62  # a counted run with no end
 
 
 
@@ -91,7 +91,8 @@ class Cpu(RegisterAccess, ContextOps, HookDispatch, DebugAccess):
         self.page_fault_handler: Callable[[int, int], bool] | None = None
         self._stopping = False
         self._invalid_seen = False
-        self.counting = False  # a run counted instructions: from then on every run does
+        self.counting = False  # Unicorn holds its instruction-count hook (a run counted)
+        self._ctx_drop = self.uc.context_save()  # the live state while the hook is dropped
         self._hook_error: BaseException | None = None
         self._callbacks = []  # keep the ctypes callbacks alive
         self._watchdog = Watchdog(self._stop_from_timer)
@@ -120,9 +121,8 @@ class Cpu(RegisterAccess, ContextOps, HookDispatch, DebugAccess):
         self.uc._hook_exception = None  # errors of the binding's hooks (trace) land there
         if count:
             self.counting = True
-        elif self.counting:  # once counted, always counted: after a counted run, Unicorn
-            count = COUNT_FOREVER  # 2.1.4 may return at once from an uncounted one
-            # (docs/unicorn.md)
+        elif self.counting:
+            self._drop_count_hook()
         if timeout_us:  # our sleeping timer, not Unicorn's polling one (see watchdog.py)
             self._watchdog.arm(time.monotonic() + timeout_us / 1e6)
         try:
@@ -140,6 +140,34 @@ class Cpu(RegisterAccess, ContextOps, HookDispatch, DebugAccess):
             raise EmulationError(f"emulation stopped: {UcError(status)}", status,
                                  self.reg(self.pc_reg))
 
+
+    def paging_off(self, action: Callable[[], int | None]) -> None:
+        """Run ``action`` (a Unicorn call that deletes a hook) with paging off, then put the
+        CPU state back and flush the translations made meanwhile.
+
+        Unicorn 2.1.4, deleting any hook, drops the code it instrumented by translating each
+        hooked region's address with the current page tables: a page not present there
+        raises a guest #PF from outside any emulation (it longjmps to a stale frame, no hook
+        sees it, and the CPU keeps it as the last exception: the next two make a triple
+        fault, after which every run of that process ends at once with EIP unchanged;
+        docs/unicorn.md). With paging off, every address translates."""
+        uclib.uc_context_save(self._h, self._ctx_drop.context)
+        try:
+            self._calls.write(Reg.CR0, self._calls.read(Reg.CR0) & ~int(Cr0.PG))
+            status = action()
+        finally:
+            uclib.uc_context_restore(self._h, self._ctx_drop.context)
+            self.flush_tlb()
+        if status:
+            raise EmulationError(f"deleting a hook: {UcError(status)}", status,
+                                 self.reg(self.pc_reg))
+
+    def _drop_count_hook(self) -> None:
+        """Unicorn deletes the instruction-count hook of a counted run at the next uncounted
+        ``uc_emu_start``: have that happen in an empty run (it begins at its end), with
+        paging off (see :meth:`paging_off`)."""
+        self.paging_off(lambda: uclib.uc_emu_start(self._h, UNTIL, UNTIL, 0, 0))
+        self.counting = False
 
     def stop(self) -> None:
         """Ask the CPU to stop; events still raised by the current block are dropped."""

@@ -130,8 +130,8 @@ class DebugAccess:
             self.uc.context_restore(keep)
 
     def _del_hook(self, handle: int, cb) -> None:
-        if self.uc is not None:
-            uclib.uc_hook_del(self._h, uc_hook_h(handle))
+        if self.uc is not None:  # (with paging off: see Cpu.paging_off)
+            self.paging_off(lambda: uclib.uc_hook_del(self._h, uc_hook_h(handle)))
             if cb in self._callbacks:
                 self._callbacks.remove(cb)
 

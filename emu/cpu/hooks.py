@@ -190,7 +190,7 @@ class HookDispatch:
             lambda _uc, access, pa, size, value, _d: on_memory(access == UC_MEM_WRITE, pa,
                                                               size, value))
 
-        def remove() -> None:
-            self.uc.hook_del(code)
-            self.uc.hook_del(memory)
+        def remove() -> None:  # (with paging off: see Cpu.paging_off)
+            self.paging_off(lambda: self.uc.hook_del(code))
+            self.paging_off(lambda: self.uc.hook_del(memory))
         return remove
