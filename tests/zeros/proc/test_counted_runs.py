@@ -8,15 +8,20 @@ hook with paging off."""
 
 from __future__ import annotations
 
+import pytest
+
 from zeros import Machine
 
 from ...conftest import gcc_static
 from ..snapshot.test_snapshot import HERE as SNAPSHOT_HERE
 
 
-def test_a_free_run_after_a_counted_one_while_swapping(tmp_path):
-    gcc_static(SNAPSHOT_HERE / "forks_maps_swaps.c", tmp_path / "fms", "-m32", "-O1")
-    with Machine(ram_size=4 << 20, root=str(tmp_path), seed=1) as m:
+@pytest.mark.parametrize("paging", ["32", "pae", "4-level"])
+def test_a_free_run_after_a_counted_one_while_swapping(tmp_path, paging):
+    wide = paging == "4-level"  # (paging off, in long mode, leaves it for the empty run)
+    gcc_static(SNAPSHOT_HERE / "forks_maps_swaps.c", tmp_path / "fms", "-m64" if wide else
+               "-m32", "-O1")
+    with Machine(ram_size=4 << 20, root=str(tmp_path), seed=1, paging=paging) as m:
         out = []
         m.on_output = lambda proc, fd, data: out.append(data)
         pid = m.spawn(str(tmp_path / "fms"), argv=["fms"])
