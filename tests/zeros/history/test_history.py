@@ -57,22 +57,28 @@ def test_replay_to_any_moment_gives_the_live_tables(tmp_path, paging):
     chance = random.Random(7)
     with Machine(ram_size=4 << 20, root=str(tmp_path), seed=1, paging=paging,
                  record=record) as m:
+        booted = {pa for pa, _ in m.frames.used()}  # before the first recorded event
+
+        def frames():
+            return {pa for pa, _ in m.frames.used()}
         m.spawn(str(program), argv=["fms"])
         m.spawn(str(ASM / "zeros_hello.asm"))
         dispatch = m.syscalls.dispatch
 
         def at_syscall():
             if chance.random() < 0.2:
-                moments.append((m.recorder.seq, _live(m), _maps(m)))
+                moments.append((m.recorder.seq, _live(m), _maps(m), frames()))
             dispatch()
         m.cpu.syscall_handler = at_syscall
         m.run(timeout=120)
-        moments.append((m.recorder.seq, _live(m), _maps(m)))
+        moments.append((m.recorder.seq, _live(m), _maps(m), frames()))
     assert len(moments) > 10
     with history.open(record) as h:
-        for seq, live, maps in moments:
+        for seq, live, maps, in_use in moments:
             assert _replayed(h, seq) == live, f"at event {seq}"
             assert h.maps_at(seq) == maps, f"maps at event {seq}"
+            replayed = set(h.frames_at(seq))  # every alloc and free is in the record
+            assert replayed <= in_use and in_use - replayed <= booted, f"frames at {seq}"
         summary = h.summary()
         assert {"zero-fill", "page-out", "swap-in", "clone", "spawn"} <= \
             set(summary["entry_causes"])
