@@ -150,10 +150,14 @@ class FrameAllocator:
         frame = self._frame(number) if 0 <= number < self.total else None
         if frame is None or frame.kind is FrameKind.RESERVED:
             raise ValueError(f"free: frame {pa:#010x} is not allocated")
-        if frame.executable:
+        self._forget(number, frame.owner, frame.kind, frame.executable)
+
+    def _forget(self, number: int, owner: int, kind: str, executable: bool) -> None:
+        """Put a frame back on the free list."""
+        if executable:
             self.code_dirty = True
         if self.recorder is not None:
-            self.recorder.frame("free", pa, frame.owner, frame.kind.value)
+            self.recorder.frame("free", number << PAGE_SHIFT, owner, str(kind))
         self._frames[number] = None
         self._free.append(number)
 
@@ -181,20 +185,10 @@ class FrameAllocator:
         number = pa >> PAGE_SHIFT
         frame = self._frames[number]
         if frame.__class__ is tuple:  # a fault's page, never shared: its only mapping
-            if frame[2]:
-                self.code_dirty = True
-            if self.recorder is not None:
-                self.recorder.frame("free", pa, frame[0], "page")
-            self._frames[number] = None
-            self._free.append(number)
+            self._forget(number, frame[0], "page", frame[2])
             return
         if frame.refs == 1:  # the common case: this mapping was its only holder
-            if frame.executable:
-                self.code_dirty = True
-            if self.recorder is not None:
-                self.recorder.frame("free", pa, frame.owner, frame.kind.value)
-            self._frames[number] = None
-            self._free.append(number)
+            self._forget(number, frame.owner, frame.kind, frame.executable)
             return
         frame.rmap.pop((space, va), None)
         self.release(pa)
