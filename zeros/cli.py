@@ -11,7 +11,6 @@ line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import shlex
@@ -172,6 +171,7 @@ def cmd_history(args) -> int:
         else:
             data, words = h.summary(), text.summary_text(h)
     if args.json:
+        import json  # (only some commands need it: start-up)
         json.dump(data, sys.stdout, indent=2)
         print()
     else:
@@ -368,6 +368,7 @@ def cmd_run(args) -> int:
                 from .zmm.ps import ps_data
                 document["ps"] = ps_data(machine.processes, machine.memory_manager_if_started,
                                          everything=True)
+            import json
             json.dump(document, sys.stdout, indent=2)
             print()
         if args.ps and not args.json:

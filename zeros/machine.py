@@ -71,8 +71,6 @@ from .uapi.signals import SIGKILL
 from .vm.maps import note_maps
 from .vm.memory import VirtualMemory
 from .vm.uaccess import as_bytes, copy_from_user, copy_to_user, peek_user
-from .zmm.manager import MemoryManager
-from .zmm.ps import ps_data, ps_text
 from .zmm.syscalls import ZerosCalls
 
 if TYPE_CHECKING:
@@ -234,6 +232,7 @@ class Machine:
         """The ZerOS MemoryManager (made, with KernelMemory in PID 10000, on first use)."""
         if self._memory_manager is None:
             self._check_open()
+            from .zmm.manager import MemoryManager
             self._memory_manager = MemoryManager(self.table)
             self.table.on_reaped.append(self._memory_manager.process_ended)
         return self._memory_manager
@@ -251,6 +250,7 @@ class Machine:
     def ps(self, long: bool = False, pid: int | None = None, everything: bool = False) -> str:
         """The ZerOS ``ps`` table (``long``: each heap and shed)."""
         self._check_open()
+        from .zmm.ps import ps_data, ps_text
         return ps_text(ps_data(self.processes, self._memory_manager, pid, everything), long)
 
     def _output(self, proc: Process, fd: int, data: bytes) -> None:

@@ -8,9 +8,9 @@ does, so a guest can retry with a larger buffer.
 
 from __future__ import annotations
 
-import json
 import struct
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..errors import MemoryManagerError, SyscallError
 from ..proc.process import Process
@@ -18,7 +18,9 @@ from ..uapi import errno
 from ..uapi import unistd_32 as nr
 from ..uapi.types import signed32
 from ..vm.uaccess import copy_from_user, copy_to_user, text_from_user
-from .manager import MemoryManager
+
+if TYPE_CHECKING:  # (the MemoryManager is made, and its module imported, on first use)
+    from .manager import MemoryManager
 
 MAX_STRING = 4096
 MAX_LINK_VALUE = 1 << 20
@@ -115,6 +117,7 @@ class ZerosCalls:
         if name not in links:
             return -errno.ENOENT
         value = links[name]
+        import json  # (json is imported when first needed: start-up)
         text = value if isinstance(value, str) else json.dumps(value)
         return self.put(proc, buf, size, text.encode())
 
@@ -130,6 +133,7 @@ class ZerosCalls:
         for program in info["programs"]:  # the seed's fields, for the guest
             for extra in ("heapDetails", "shedDetails"):
                 program.pop(extra)
+        import json
         return self.put(proc, buf, size, json.dumps(info).encode())
 
     def free_memory(self, proc: Process, args) -> int:
