@@ -147,10 +147,10 @@ class Cpu(RegisterAccess, ContextOps, HookDispatch, DebugAccess):
 
         Unicorn 2.1.4, deleting any hook, drops the code it instrumented by translating each
         hooked region's address with the current page tables: a page not present there
-        raises a guest #PF from outside any emulation (it longjmps to a stale frame, no hook
-        sees it, and the CPU keeps it as the last exception: the next two make a triple
-        fault, after which every run of that process ends at once with EIP unchanged;
-        docs/unicorn.md). With paging off, every address translates."""
+        raises a guest #PF from outside any emulation (Unicorn ignores it, no hook sees it,
+        but the CPU keeps it as the last exception: the next two make a triple fault, after
+        which every run of that process ends at once with EIP unchanged; docs/unicorn.md).
+        With paging off, every address translates."""
         uclib.uc_context_save(self._h, self._ctx_drop.context)
         try:
             self._calls.write(Reg.CR0, self._calls.read(Reg.CR0) & ~int(Cr0.PG))
