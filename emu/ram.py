@@ -5,7 +5,8 @@ writes is what the emulated CPU sees at the same physical address, and the other
 
 Host memory follows use: pages of the mapping are backed by the host when first touched.
 So that a guest's page fault does not also pay the host's, a background thread populates
-RAM ahead of the frame allocator, a chunk at a time (:meth:`PhysicalMemory.populate_to`).
+RAM ahead of the frame allocator, a chunk at a time (:meth:`PhysicalMemory.populate_to`);
+memory the guests gave back can be returned to the host (:meth:`PhysicalMemory.discard`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .mmu import PAGE_SIZE
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 ZERO_PAGE = bytes(PAGE_SIZE)
+MADV_REMOVE = 9  # RAM is a shared anonymous mapping: this frees the memory (DONTNEED would not)
 MADV_POPULATE_WRITE = 23  # Linux 5.14+
 PREFAULT_CHUNK = 16 << 20
 INITIAL_POPULATE = 4 << 20
@@ -51,6 +53,7 @@ class PhysicalMemory:
         self._anchor = ctypes.c_char.from_buffer(self._map)
         self.address = ctypes.addressof(self._anchor)  # host pointer, for mem_map_ptr
         self.populated = 0  # backed by the host up to here
+        self._madvise = None  # libc's madvise, for discard (False: not available)
         self._target = 0
         self._stop = threading.Event()
         self._wanted = threading.Event()
@@ -132,6 +135,14 @@ class PhysicalMemory:
             self._check(pa, count * entry_size)
             return struct.unpack_from(f"<{count}{code}", self._map, pa)
         return read
+
+    def discard(self, pa: int, n: int) -> bool:
+        """Give the host memory behind [pa, pa + n) back (page aligned): it reads as zeros
+        from then on, and is backed again when next touched. False if the host refused."""
+        self._check(pa, n)
+        if self._madvise is None:
+            self._madvise = _madvise() or False
+        return bool(self._madvise) and self._madvise(self.address + pa, n, MADV_REMOVE) == 0
 
     def zero(self, pa: int, n: int = PAGE_SIZE) -> None:
         self._check(pa, n)

@@ -18,6 +18,21 @@ from ..errors import OutOfMemory
 
 KERNEL = -1  # owner id of frames that belong to no process
 POPULATE_AHEAD = 4 << 20  # host memory is populated at least this far ahead of use
+# Freed frames go back to the host in batches of this many, while at least as many are free
+# (under memory pressure a freed frame is about to be reused: returning it would not pay)
+TRIM_FRAMES = 2048  # 8 MiB
+_FREED, _RETURNED = 1, 2  # a free frame's host state: freed since the last trim; given back
+
+
+def _runs(states: bytearray, state: int):
+    """(start, end) of each run of ``state`` in ``states`` (found with bytearray.find: C)."""
+    mark, others = bytes((state,)), [bytes((s,)) for s in (0, _FREED, _RETURNED) if s != state]
+    start = states.find(mark)
+    while start >= 0:
+        ends = [e for e in (states.find(other, start) for other in others) if e >= 0]
+        end = min(ends) if ends else len(states)
+        yield start, end
+        start = states.find(mark, end)
 
 
 class FrameKind(enum.StrEnum):
@@ -62,7 +77,11 @@ class FrameAllocator:
     """Frames in use are Frame objects, except a private page a fault has just made: that one
     is the tuple (owner, label, executable, space, va) until anything asks about it (one
     object instead of three: a Frame, its rmap and the key; a third of a fault's work). Every
-    access goes through :meth:`_frame`, which makes the Frame then."""
+    access goes through :meth:`_frame`, which makes the Frame then.
+
+    Host memory: frames above ``pristine_from`` were never used (zero, and backed by the
+    host only as the allocator nears them); frames the guests freed go back to the host in
+    batches (:meth:`_trim`) and are then known to be zero until handed out again."""
 
     def __init__(self, ram: PhysicalMemory):
         self.ram = ram
@@ -76,6 +95,11 @@ class FrameAllocator:
         self.on_exhausted: Callable[[], bool] | None = None
         self._populate_mark = 0  # allocating past here asks for more host RAM
         self.recorder = None  # zeros.record.Recorder while a history is recorded
+        # per frame: _FREED (its memory still backed) or _RETURNED (given back to the host,
+        # all zero) while free; 0 in use, or never used (above pristine_from)
+        self._host = bytearray(self.total)
+        self._frees = 0  # frames freed since the last trim
+        self.returned_count = 0
 
     @property
     def free_count(self) -> int:
@@ -100,8 +124,14 @@ class FrameAllocator:
             self.pristine_from = number + 1  # fresh host memory is zero already
             if pa >= self._populate_mark:
                 self._populate_ahead(pa)
-        elif zero:
-            self.ram.zero(pa)
+        else:
+            state = self._host[number]
+            if state:
+                self._host[number] = 0
+            if state == _RETURNED:  # zero already: the host gave it back empty
+                self.returned_count -= 1
+            elif zero:
+                self.ram.zero(pa)
         return pa
 
     def _populate_ahead(self, pa: int) -> None:
@@ -128,7 +158,13 @@ class FrameAllocator:
             if pa >= self._populate_mark:
                 self._populate_ahead(pa)
         else:
-            self.ram.zero(pa)
+            state = self._host[number]
+            if state:
+                self._host[number] = 0
+            if state == _RETURNED:
+                self.returned_count -= 1
+            else:
+                self.ram.zero(pa)
         return pa
 
     def _frame(self, number: int) -> Frame | None:
@@ -143,7 +179,12 @@ class FrameAllocator:
     def dirtied(self, pa: int, size: int) -> None:
         """The host wrote physical memory directly: frames up to there are no longer known
         to be zero."""
-        self.pristine_from = max(self.pristine_from, ((pa + size - 1) >> PAGE_SHIFT) + 1)
+        first, end = pa >> PAGE_SHIFT, ((pa + size - 1) >> PAGE_SHIFT) + 1
+        self.pristine_from = max(self.pristine_from, end)
+        for number in range(first, min(end, self.total)):
+            if self._host[number] == _RETURNED:
+                self.returned_count -= 1
+            self._host[number] = 0
 
     def free(self, pa: int) -> None:
         number = pa >> PAGE_SHIFT
@@ -160,6 +201,26 @@ class FrameAllocator:
             self.recorder.frame("free", number << PAGE_SHIFT, owner, str(kind))
         self._frames[number] = None
         self._free.append(number)
+        self._host[number] = _FREED
+        self._frees += 1
+        if self._frees >= TRIM_FRAMES:
+            self._trim()
+
+    def _trim(self) -> None:
+        """Give the host back the memory of the frames freed since the last time (runs of
+        consecutive frames), if enough are free for it to pay (see TRIM_FRAMES)."""
+        self._frees = 0
+        if len(self._free) < TRIM_FRAMES:
+            return  # (the frames keep their mark for a later trim, unless reused first)
+        host = self._host
+        for start, end in list(_runs(host, _FREED)):
+            if self.ram.discard(start << PAGE_SHIFT, (end - start) << PAGE_SHIFT):
+                host[start:end] = bytes((_RETURNED,)) * (end - start)
+                self.returned_count += end - start
+
+    def returned_numbers(self) -> list[int]:
+        """Numbers of the frames given back to the host (for the audit: all free)."""
+        return [n for start, end in _runs(self._host, _RETURNED) for n in range(start, end)]
 
     def hold(self, pa: int) -> None:
         """One more holder of a frame in use."""

@@ -44,6 +44,10 @@ def audit(processes: dict[int, Process], vm: VirtualMemory, vdso: Vdso,
     for number in free:
         if frames.at(number) is not None:
             problems.append(f"frames: free frame {number << 12:#010x} has a record")
+    returned = frames.returned_numbers()
+    if len(returned) != frames.returned_count or not set(returned) <= set(free):
+        problems.append(f"frames: {frames.returned_count} counted as given back to the host, "
+                        f"{len(set(returned) - set(free))} of {len(returned)} not free")
 
     # what holds each frame, apart from mappings
     holders: Counter = Counter()
