@@ -179,12 +179,10 @@ class FrameAllocator:
     def dirtied(self, pa: int, size: int) -> None:
         """The host wrote physical memory directly: frames up to there are no longer known
         to be zero."""
-        first, end = pa >> PAGE_SHIFT, ((pa + size - 1) >> PAGE_SHIFT) + 1
+        first, end = pa >> PAGE_SHIFT, min(((pa + size - 1) >> PAGE_SHIFT) + 1, self.total)
         self.pristine_from = max(self.pristine_from, end)
-        for number in range(first, min(end, self.total)):
-            if self._host[number] == _RETURNED:
-                self.returned_count -= 1
-            self._host[number] = 0
+        self.returned_count -= self._host.count(bytes((_RETURNED,)), first, end)
+        self._host[first:end] = bytes(max(0, end - first))
 
     def free(self, pa: int) -> None:
         number = pa >> PAGE_SHIFT

@@ -111,3 +111,16 @@ def test_frames_freed_under_memory_pressure_stay():
         frames.alloc(3, FrameKind.PAGE)
     assert frames.returned_count == 0
     frames.ram.close()
+
+
+def test_a_host_write_to_given_back_frames_forgets_that_they_are_zero():
+    frames, held = _full_allocator()
+    for pa in held[:TRIM_FRAMES]:
+        frames.free(pa)
+    frames.ram.write(held[0], b"\x01" * (8 << 12))  # the host writes RAM directly
+    frames.dirtied(held[0], 8 << 12)
+    assert frames.returned_count == TRIM_FRAMES - 8
+    assert sorted(frames.returned_numbers()) == sorted(pa >> 12 for pa in held[8:TRIM_FRAMES])
+    again = [frames.alloc(2, FrameKind.PAGE) for _ in range(TRIM_FRAMES)]
+    assert all(frames.ram.read(pa, 4096) == bytes(4096) for pa in again)  # zeroed as needed
+    frames.ram.close()
