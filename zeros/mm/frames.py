@@ -125,13 +125,7 @@ class FrameAllocator:
             if pa >= self._populate_mark:
                 self._populate_ahead(pa)
         else:
-            state = self._host[number]
-            if state:
-                self._host[number] = 0
-            if state == _RETURNED:  # zero already: the host gave it back empty
-                self.returned_count -= 1
-            elif zero:
-                self.ram.zero(pa)
+            self._reuse(number, zero)
         return pa
 
     def _populate_ahead(self, pa: int) -> None:
@@ -158,14 +152,19 @@ class FrameAllocator:
             if pa >= self._populate_mark:
                 self._populate_ahead(pa)
         else:
-            state = self._host[number]
-            if state:
-                self._host[number] = 0
-            if state == _RETURNED:
-                self.returned_count -= 1
-            else:
-                self.ram.zero(pa)
+            self._reuse(number, True)
         return pa
+
+    def _reuse(self, number: int, zero: bool) -> None:
+        """A frame used before is handed out again: zeroed (if asked), unless the host gave
+        its memory back, which reads as zeros already."""
+        state = self._host[number]
+        if state:
+            self._host[number] = 0
+        if state == _RETURNED:
+            self.returned_count -= 1
+        elif zero:
+            self.ram.zero(number << PAGE_SHIFT)
 
     def _frame(self, number: int) -> Frame | None:
         """The Frame of a frame number (made now from a fault's tuple)."""
